@@ -1,0 +1,62 @@
+"""The Task interface: problems, how their prompts look, how answers are read and judged.
+
+A task owns answer extraction (``extract``), equivalence (``same``, used to merge votes)
+and grading (``is_correct``), so strategies and estimators never guess at answer formats.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..config import SamplingConfig
+from ..types import Problem
+
+__all__ = ["Task"]
+
+
+class Task:
+    """Base class. Subclasses set ``name``/``answer_type`` and implement ``load`` and
+    ``extract``; ``same`` defaults to string equality of extracted (canonical) answers."""
+
+    name: ClassVar[str] = ""
+    answer_type: ClassVar[str] = "text"
+    #: sampling defaults that fit the task (e.g. short answers stop at a newline)
+    sampling_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def load(self) -> list[Problem]:
+        raise NotImplementedError
+
+    def extract(self, text: str, problem: Problem | None = None) -> str | None:
+        """The canonical answer in ``text``, or None. Must never raise on model output."""
+        raise NotImplementedError
+
+    def same(self, a: str, b: str) -> bool:
+        return a == b
+
+    def is_correct(self, answer: str | None, problem: Problem) -> bool | None:
+        """None when the problem has no reference answer."""
+        if not problem.answers:
+            return None
+        if answer is None:
+            return False
+        return any(self.same(answer, ref) for ref in self.reference_answers(problem))
+
+    def reference_answers(self, problem: Problem) -> list[str]:
+        """References in canonical form (extracted the same way as model answers)."""
+        out = []
+        for ref in problem.answers:
+            canon = self.canonicalize(ref)
+            if canon is not None:
+                out.append(canon)
+        return out
+
+    def canonicalize(self, answer: str) -> str | None:
+        """Canonical form of a bare reference answer (default: same as extraction)."""
+        return self.extract(answer)
+
+    def sampling(self, base: SamplingConfig | None = None, **overrides: Any) -> SamplingConfig:
+        base = base or SamplingConfig()
+        return base.with_overrides({**self.sampling_defaults, **overrides})

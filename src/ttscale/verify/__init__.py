@@ -1,0 +1,3 @@
+"""Answer extraction and verifiers."""
+
+from ..registry import verifiers  # noqa: F401  (verifiers register here)
