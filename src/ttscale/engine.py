@@ -156,13 +156,15 @@ class Engine:
                 n = action.n
                 if v.remaining_samples is not None:
                     n = min(n, v.remaining_samples)
-                if v.remaining_tokens is not None and v.remaining_tokens <= 0:
-                    n = 0
+                config = self.sampling.with_overrides(action.overrides)
+                if v.remaining_tokens is not None:
+                    # worst case every sample uses max_tokens; the budget may be overshot by at
+                    # most one sample's tokens, never by a whole batch
+                    n = 0 if v.remaining_tokens <= 0 else min(n, max(1, v.remaining_tokens // config.max_tokens))
                 if n <= 0:
                     exhausted = True
                     continue
                 stream = stream_name(action)
-                config = self.sampling.with_overrides(action.overrides)
                 prompt = action.prompt if action.prompt is not None else problem.prompt
                 start = cursors.get(stream, 0)
                 new = await self.source.draw(problem, stream, prompt, config, start, n)

@@ -54,8 +54,9 @@ class Task:
         return out
 
     def canonicalize(self, answer: str) -> str | None:
-        """Canonical form of a bare reference answer (default: same as extraction)."""
-        return self.extract(answer)
+        """Canonical form of a bare reference answer: extraction when it finds one (so a
+        reference is normalised exactly like model output), else the stripped text."""
+        return self.extract(answer) or answer.strip() or None
 
     def sampling(self, base: SamplingConfig | None = None, **overrides: Any) -> SamplingConfig:
         base = base or SamplingConfig()
