@@ -45,6 +45,13 @@ def versions() -> dict[str, str]:
 
 
 def make_task(name: str, **options: Any) -> Task:
+    """A registered task by name, or a task from a path: a YAML/TOML task file, or a
+    JSONL/CSV/Parquet file of problems (read with the ``fields`` mapping in ``options``)."""
+    from .tasks.taskfile import is_data_file, is_task_file, load_task_file
+    if name not in tasks and is_task_file(name):
+        return load_task_file(name, **options)
+    if name not in tasks and is_data_file(name):
+        name, options = "file", {"path": name, **options}
     task: Task = tasks.create(name, **options)
     return task
 

@@ -25,6 +25,8 @@ def add_parser(sub: Any, help_text: str) -> argparse.ArgumentParser:
     p.add_argument("--task", default="facts", help="registered task name")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE", help="task option (repeatable)")
     p.add_argument("--difficulty", type=int, help="task difficulty knob (tasks that have one, e.g. arith)")
+    p.add_argument("--field", action="append", metavar="NAME=COLUMN",
+                   help="file/dataset tasks: read logical field NAME (question, answer, id) from COLUMN (repeatable)")
     p.add_argument("--limit", type=int, default=None,
                    help=f"use the first LIMIT problems (default {DEFAULT_LIMIT} for facts, all otherwise)")
     p.add_argument("--backend", default="hf", help="hf (embedded), openai (any /v1 server), mock, vllm")
@@ -61,6 +63,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     task_options = parse_kv(args.task_option, "--task-option")
     if args.difficulty is not None:
         task_options["difficulty"] = args.difficulty
+    if getattr(args, "field", None):
+        task_options["fields"] = {k: str(v) for k, v in parse_kv(args.field, "--field").items()}
     backend_options = parse_kv(args.backend_option, "--backend-option")
     if args.base_url:
         backend_options["base_url"] = args.base_url

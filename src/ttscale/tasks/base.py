@@ -61,3 +61,43 @@ class Task:
     def sampling(self, base: SamplingConfig | None = None, **overrides: Any) -> SamplingConfig:
         base = base or SamplingConfig()
         return base.with_overrides({**self.sampling_defaults, **overrides})
+
+
+class AnswerTask(Task):
+    """A task whose answers are read and compared by *answer type* (math, choice, text,
+    code), through :mod:`ttscale.verify`: extraction by ``extract_answer``, math
+    equivalence by ``math_equal`` (so ``1/2`` and ``0.5`` vote together), canonical
+    equality otherwise. Loaders and task files build on this instead of re-implementing
+    answer handling; ``skipped`` lists the malformed rows a loader skipped."""
+
+    def __init__(self, answer_type: str = "text", **options: Any) -> None:
+        from ..verify.extract import ANSWER_TYPES
+        if answer_type not in ANSWER_TYPES:
+            from ..errors import ConfigError
+            raise ConfigError("answer_type", f"unknown answer type {answer_type!r}; choose one of "
+                              f"{', '.join(ANSWER_TYPES)}")
+        super().__init__(**options)
+        self.answer_type = answer_type  # type: ignore[misc]  # per instance here
+        self.skipped: list[Any] = []
+
+    def extract(self, text: str, problem: Problem | None = None) -> str | None:
+        from ..verify.extract import extract_answer
+        return extract_answer(text, self.answer_type)
+
+    def canonicalize(self, answer: str) -> str | None:
+        from ..verify.extract import canonicalize
+        return canonicalize(answer, self.answer_type)
+
+    def same(self, a: str, b: str) -> bool:
+        if a == b:
+            return True
+        if self.answer_type == "math":
+            from ..verify.math import math_equal
+            return bool(math_equal(a, b))
+        if self.answer_type == "choice":
+            from ..verify.choice import choice_equal
+            return choice_equal(a, b)
+        if self.answer_type == "text":
+            from ..verify.choice import text_equal
+            return text_equal(a, b)
+        return False

@@ -25,6 +25,7 @@ __all__ = [
     "extract_code",
     "extract_final_phrase",
     "extract_last_number",
+    "extract_conclusion",
     "canonical_math",
     "canonical_choice",
     "canonical_text",
@@ -89,7 +90,7 @@ def extract_boxed(text: str) -> str | None:
     # several boxes on the final line: "x = \boxed{2}, y = \boxed{3}"
     line_start = text.rfind("\n", 0, last[0]) + 1
     same_line = [f for f in found if f[0] >= line_start and not text[f[1]:].lstrip().startswith("=")]
-    if len(same_line) > 1 and all(text[a[1]:b[0]].count("\n") == 0 for a, b in zip(same_line, same_line[1:])):
+    if len(same_line) > 1 and all(text[a[1]:b[0]].count("\n") == 0 for a, b in zip(same_line, same_line[1:], strict=False)):
         return ", ".join(f[2] for f in same_line)
     return last[2]
 
@@ -132,11 +133,79 @@ def extract_final_phrase(text: str) -> str | None:
     if last is None:
         return None
     ans = _cut_sentence(last.lstrip("*_ \t"))
-    ans = ans.strip("*_ \t")
-    return ans or None
+    ans = re.sub(r"^that\s+", "", ans.strip("*_ \t"), flags=re.IGNORECASE)
+    return _refine_phrase(ans) if ans else None
 
 
-_NUMBER = re.compile(r"(?<![\w.])[-−]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?%?|(?<![\w.])[-−]?\.\d+")
+_CONCLUDE = re.compile(r"(?:^|(?<=[.!\n])|(?<=, ))\s*(?:so|thus|therefore|hence|finally|in\s+conclusion|in\s+total|"
+                       r"in\s+summary|consequently|altogether|overall)\b[^\n]*", re.IGNORECASE)
+_CONNECTOR = re.compile(r"(?:\bis\b|\bare\b|\bequals?\b|\bbe\b|\bwas\b|\bget\b|\bobtain\b|\bgives\b|"
+                        r"\bhave\b|\bhas\b|=|\\approx|≈)\s*", re.IGNORECASE)
+_FILLER = re.compile(r"^(?:simply|just|exactly|precisely|equal\s+to|given\s+by|then|therefore|thus|"
+                     r"at\s+least|at\s+most|only|now)\s+", re.IGNORECASE)
+_CLAUSE_END = re.compile(r",\s*(?:which|where|when|since|because|as|so)\b", re.IGNORECASE)
+_LEAD_VALUE = re.compile(r"\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]|"
+                         r"[-−]?\s*\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?(?=\s|$|[.,;:!?)\]$]|\\[),\]])(?!\s*[-+*/×·^=])")
+
+
+def extract_conclusion(text: str) -> str | None:
+    """The value stated by the last concluding sentence ("So, there are 89 subsets of ...",
+    "Therefore, a_10 = 2,779,570."): what directly follows its last "is"/"are"/"=" — the
+    numbers *after* the value ("subsets of {1, ..., 10}") are the question's, not the answer."""
+    text = text[-MAX_TEXT:].rstrip()
+    # the final sentence states the result more often than not ("The smallest value is -9.")
+    tail = re.split(r"(?<=[.!?])\s+(?=[A-Z])|\n|,\s*(?=(?:so|thus|therefore|hence)\b)", text.rstrip(" ."))[-1]
+    last = _value_after_connector(tail, first=True) if tail else None
+    if last is not None:
+        return last
+    hits = list(_CONCLUDE.finditer(text))
+    if not hits:
+        return None
+    sentence = _cut_sentence_keep_math(hits[-1].group(0))
+    got = _value_after_connector(sentence)
+    if got is None:  # "Therefore, we need at least 25 questions for all 50 numbers."
+        m = _NUMBER.search(sentence)
+        got = m.group(0) if m else None
+    return got
+
+
+def _value_after_connector(sentence: str, first: bool = False) -> str | None:
+    """The value right after the last (or ``first``) "is"/"are"/"=" of a clause that has one."""
+    cut = _CLAUSE_END.search(sentence)
+    if cut:
+        sentence = sentence[: cut.start()]
+    conns = list(_CONNECTOR.finditer(sentence))
+    for conn in (conns if first else reversed(conns)):
+        rest = _FILLER.sub("", sentence[conn.end():], count=1)
+        m = _LEAD_VALUE.match(rest)
+        if m:
+            return m.group(0).strip().rstrip(",")
+    return None
+
+
+def _refine_phrase(phrase: str) -> str:
+    """"Final answer: The smallest value of f is 0" → ``0``; "$\\frac{6\\cdot 6}{2} = 12$"
+    → ``12``; a bare answer stays as it is."""
+    inner = _strip_math_delims(phrase) if phrase.startswith(("$", "\\(", "\\[")) else phrase
+    if not _CONNECTOR.search(inner):
+        return phrase
+    got = _value_after_connector(inner)
+    return got if got is not None else phrase
+
+
+def _cut_sentence_keep_math(s: str) -> str:
+    """``s`` up to the end of its sentence, not cutting inside ``$...$``."""
+    out, in_math = [], False
+    for i, ch in enumerate(s):
+        if ch == "$":
+            in_math = not in_math
+        if not in_math and ch == "." and (i + 1 == len(s) or s[i + 1] in " \n") and not (i > 0 and s[i - 1] == "."):
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+_NUMBER = re.compile(r"(?<![\w.^_{])[-−]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?%?|(?<![\w.^_{])[-−]?\.\d+")
 
 
 def extract_last_number(text: str) -> str | None:
@@ -248,7 +317,7 @@ def canonical_math(s: str | None) -> str | None:
     boxed = extract_boxed(s)
     if boxed is not None and s.lstrip("$ ").startswith(("\\boxed", "\\fbox", "\\framebox")):
         s = boxed
-    s = _strip_math_delims(s)
+    s = _strip_math_delims(s.replace("\\$", ""))
     s = s.replace("−", "-").replace("\\infty", "\\infty ").replace("\\dollar", "")
     s = _SPACING.sub(" ", s)
     s = _unwrap_text_cmds(s)
@@ -396,7 +465,7 @@ def extract_raw(text: str | None, answer_type: str) -> str | None:
         return None
     try:
         if answer_type == "math":
-            got = extract_boxed(text) or extract_final_phrase(text)
+            got = extract_boxed(text) or extract_final_phrase(text) or extract_conclusion(text)
             if got is not None:
                 return got
             return extract_last_number(text)

@@ -1,0 +1,287 @@
+"""The strategy proxy's HTTP layer: FastAPI routes, limits, auth, lifecycle (``ttscale serve --upstream``).
+
+Routes: ``POST /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``,
+``GET /health``. The handlers take the raw request (no FastAPI body models: the proxy's
+wire models are validated once, in :func:`~.serving.plan_request`) and return pre-encoded
+bytes, which keeps the per-request CPU of the HTTP layer small.
+
+Limits and safety, in the order they apply:
+
+* bearer key (``--api-key``): 401 without it; required to bind beyond loopback;
+* per-key concurrency (``--max-concurrency-per-key``): 429 ``rate_limit_exceeded`` beyond it
+  (the key is the bearer token, or the client address when the proxy has no key);
+* body size (``--max-body-bytes``): 400 ``request_too_large``, refused before reading;
+* malformed JSON, wrong types, ``n`` over ``--max-n``, ``max_tokens`` over ``--max-tokens``,
+  a strategy budget over ``--max-samples``, unknown strategies or parameters: 400 naming the
+  field (``param``);
+* upstream failures after the HTTP backend's retries: 502 ``upstream_error``, 504
+  ``upstream_timeout``; the upstream key is never echoed (the backend redacts it).
+
+Shutdown (SIGINT/SIGTERM) stops accepting connections, lets in-flight requests finish
+(up to ``--shutdown-timeout`` seconds), then closes the upstream pool and the decision log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response, StreamingResponse
+
+from ..errors import BackendError, ConfigError
+from .serving import ProxyService, ProxySettings, now, render_response, stream_events
+from .wire import (
+    WireError,
+    check_bearer,
+    install_error_handlers,
+    read_json,
+    require_safe_bind,
+)
+
+__all__ = ["ProxyOptions", "build_service", "create_app", "make_server", "run_proxy"]
+
+log = logging.getLogger("ttscale.proxy")
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """Everything ``ttscale serve --upstream`` configures (see :func:`options_from_args`)."""
+
+    upstream: str
+    upstream_api_key: str | None = None
+    strategy: str = "sc:n=8"
+    answer: str | None = None
+    log_store: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    max_n: int = 8
+    max_samples: int = 64
+    max_tokens: int = 4096
+    max_body_bytes: int = 1_000_000
+    max_concurrency_per_key: int = 256
+    upstream_concurrency: int = 256
+    upstream_timeout: float = 120.0
+    upstream_retries: int = 2
+    shutdown_timeout: float = 30.0
+    access_log: bool = False
+
+
+def options_from_args(args: Any) -> ProxyOptions:
+    """ProxyOptions from parsed CLI flags; flags a CLI does not define keep their defaults."""
+    fields = ProxyOptions.__dataclass_fields__
+    values = {}
+    for name in fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    if not values.get("upstream"):
+        raise ConfigError("upstream", "the proxy needs --upstream URL (an OpenAI-compatible server)")
+    return ProxyOptions(**values)
+
+
+def build_service(opts: ProxyOptions) -> ProxyService:
+    """The proxy's service: settings, the HTTP backend factory (validated now, so a bad
+    URL fails at startup), the optional decision log, and the default strategy checked."""
+    from ..registry import backends
+    from ..store import Store
+    from .serving import plan_request
+
+    settings = ProxySettings(upstream=opts.upstream, default_strategy=opts.strategy,
+                             default_answer=opts.answer, max_n=opts.max_n,
+                             max_samples=opts.max_samples, max_tokens=opts.max_tokens)
+    for name in ("max_n", "max_samples", "max_tokens", "max_body_bytes", "max_concurrency_per_key",
+                 "upstream_concurrency"):
+        if getattr(opts, name) < 1:
+            raise ConfigError(name, f"must be >= 1 (got {getattr(opts, name)})")
+    if opts.answer is not None and opts.answer not in ("math", "choice", "code", "text", "free"):
+        raise ConfigError("answer", f"must be math, choice, code, text or free (got {opts.answer!r})")
+
+    def factory(model: str) -> Any:
+        return backends.create("openai", model=model, base_url=opts.upstream,
+                               api_key=opts.upstream_api_key, max_concurrency=opts.upstream_concurrency,
+                               timeout=opts.upstream_timeout, max_retries=opts.upstream_retries)
+
+    factory("probe")  # URL and limits validated here, not on the first request
+    try:  # the default strategy must be valid before the first request needs it
+        plan_request({"model": "m", "prompt": "x"}, chat=False, settings=settings)
+    except ConfigError as exc:
+        raise ConfigError("strategy", f"--strategy {opts.strategy!r}: {exc}") from None
+    store = Store(opts.log_store) if opts.log_store else None
+    if store is not None:
+        store.set_meta("source", "ttscale serve --upstream")
+    return ProxyService(settings, factory, store=store)
+
+
+def _client_key(request: Any) -> str:
+    """Whose concurrency a request counts against: the bearer token (hashed; the proxy
+    never keeps keys), else the client address."""
+    auth = request.headers.get("authorization")
+    if auth:
+        return "k:" + hashlib.blake2b(auth.encode(), digest_size=8).hexdigest()
+    client = request.client
+    return "a:" + (client.host if client else "?")
+
+
+def create_app(service: ProxyService, opts: ProxyOptions,
+               upstream_models: Callable[[], Awaitable[list[str]]] | None = None) -> Any:
+    """The FastAPI application. ``upstream_models`` lists the upstream's models for
+    ``/v1/models`` (default: ``GET {upstream}/models``, cached for 30 s)."""
+    inflight: dict[str, int] = {}
+    state = {"inflight": 0, "started": time.time()}
+    list_models = upstream_models or _upstream_lister(opts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        await service.aclose()
+
+    app = FastAPI(title="ttscale proxy", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    install_error_handlers(app)
+
+    def acquire(request: Any) -> str:
+        check_bearer(request, opts.api_key)
+        key = _client_key(request)
+        count = inflight.get(key, 0)
+        if count >= opts.max_concurrency_per_key:
+            raise WireError(429, f"too many concurrent requests for this key (limit "
+                            f"{opts.max_concurrency_per_key})", code="rate_limit_exceeded",
+                            type="rate_limit_error")
+        inflight[key] = count + 1
+        state["inflight"] += 1
+        return key
+
+    def release(key: str) -> None:
+        state["inflight"] -= 1
+        left = inflight[key] - 1
+        if left:
+            inflight[key] = left
+        else:
+            del inflight[key]
+
+    async def complete(request: Request, chat: bool) -> Any:
+        key = acquire(request)
+        handed_off = False
+        try:
+            plan = service.plan(await read_json(request, opts.max_body_bytes), chat=chat)
+            rid = ("chatcmpl-" if chat else "cmpl-") + os.urandom(12).hex()
+            created = now()
+            if not plan.stream:
+                outcomes = await service.run(plan, rid)
+                return Response(render_response(plan, outcomes, rid, created), media_type="application/json")
+            # without progress events the decision comes first, so failures keep their status
+            decided = None if plan.progress else await service.run(plan, rid)
+
+            async def body() -> AsyncIterator[bytes]:
+                try:
+                    async for event in stream_events(plan, service, rid, created, outcomes=decided):
+                        yield event
+                finally:
+                    release(key)
+
+            handed_off = True
+            return StreamingResponse(body(), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        finally:
+            if not handed_off:
+                release(key)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Any:
+        return await complete(request, chat=True)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Any:
+        return await complete(request, chat=False)
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Any:
+        check_bearer(request, opts.api_key)
+        names = await list_models()
+        return Response(service.models(names).model_dump_json().encode(), media_type="application/json")
+
+    @app.get("/health")
+    async def health() -> Any:
+        from ..backends.openai import _display_url
+
+        return {"status": "ok", "upstream": _display_url(opts.upstream), "inflight": state["inflight"],
+                "requests": service.requests, "failures": service.failures,
+                "uptime_s": round(time.time() - state["started"], 1)}
+
+    return app
+
+
+def _upstream_lister(opts: ProxyOptions) -> Callable[[], Awaitable[list[str]]]:
+    """``GET {upstream}/models``, cached for 30 s; errors become 502 (BackendError)."""
+    cache: dict[str, Any] = {"at": 0.0, "names": []}
+
+    async def lister() -> list[str]:
+        if time.monotonic() - cache["at"] < 30 and cache["names"]:
+            return list(cache["names"])
+        import httpx
+
+        from ..backends.openai import _display_url, _normalize_url
+
+        base = _normalize_url(opts.upstream)
+        key = opts.upstream_api_key or os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as client:
+                resp = await client.get(base + "/models", headers=headers)
+            resp.raise_for_status()
+            names = [str(m["id"]) for m in resp.json()["data"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            why = f"HTTP {status}" if status else type(exc).__name__
+            raise BackendError(f"GET {_display_url(base)}/models failed: {why}",
+                               upstream=_display_url(base), status=status) from None
+        cache.update(at=time.monotonic(), names=names)
+        return names
+
+    return lister
+
+
+def make_server(opts: ProxyOptions, log_level: str = "warning") -> tuple[Any, socket.socket]:
+    """A configured uvicorn server and its bound listening socket (``port=0`` picks a free
+    port: read it from the socket). Used by :func:`run_proxy`, tests and benchmarks."""
+    import uvicorn
+
+    from ..commands.serve import bind_socket
+
+    require_safe_bind(opts.host, opts.api_key)
+    service = build_service(opts)
+    app = create_app(service, opts)
+    sock = bind_socket(opts.host, opts.port)
+    # uvloop and httptools when installed ("auto"); no access log unless asked: it costs
+    # more CPU per request than the proxy's own work
+    config = uvicorn.Config(app, loop="auto", http="auto", lifespan="on", access_log=opts.access_log,
+                            log_level=log_level, timeout_keep_alive=30, backlog=2048,
+                            timeout_graceful_shutdown=int(max(1, opts.shutdown_timeout)))
+    return uvicorn.Server(config), sock
+
+
+def run_proxy(args: Any) -> int:
+    """``ttscale serve --upstream URL``: serve until SIGINT/SIGTERM, finishing in-flight
+    requests. Announces ``ttscale serve: listening on URL`` on stdout like the model host."""
+    from ..backends.openai import _display_url
+
+    opts = options_from_args(args)
+    server, sock = make_server(opts, getattr(args, "log_level", None) or "warning")
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"ttscale serve: proxy for {_display_url(opts.upstream)} (default strategy {opts.strategy}, "
+          f"answers: {opts.answer or 'free-form'}, client key required: {'yes' if opts.api_key else 'no'})",
+          file=sys.stderr, flush=True)
+    print(f"ttscale serve: listening on http://{shown}:{port}/v1", flush=True)
+    server.run(sockets=[sock])
+    return 0
