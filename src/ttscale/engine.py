@@ -90,7 +90,9 @@ class LiveSource:
             if missing:
                 first = missing[0]
                 seed = derive_seed(self.seed, problem.id, stream, first)
-                gens = await self.backend.generate(prompt, len(missing), config, seed)
+                # a routing backend (cascade: cheap vs strong model) picks the model per stream
+                backend = self.backend.for_stream(stream) if hasattr(self.backend, "for_stream") else self.backend
+                gens = await backend.generate(prompt, len(missing), config, seed)
                 new = [Sample.from_generation(g, problem_id=problem.id, index=idx, stream=stream,
                                               answer=self.task.extract(g.text, problem), config_hash=chash)
                        for idx, g in zip(missing, gens, strict=True)]
@@ -129,6 +131,7 @@ class Engine:
 
     async def solve(self, problem: Problem, strategy: Strategy, *, ordering: int | None = None) -> Decision:
         """Run one strategy on one problem to a Decision."""
+        strategy.check_task(self.task)
         samples: list[Sample] = []
         verdicts: dict[tuple[str, int, str], Verdict] = {}
         cursors: dict[str, int] = {}

@@ -206,13 +206,15 @@ def bon_at_k(scores: Sequence[float], correct: Sequence[bool], k: int,
     return bon_at_k_curve(scores, correct, [k], answers)[0]
 
 
-def bon_at_k_curve(scores: Sequence[float], correct: Sequence[bool], ks: Sequence[int],
+def bon_at_k_curve(scores: Sequence[float], correct: Sequence[bool] | Sequence[float], ks: Sequence[int],
                    answers: Sequence[str | None] | None = None) -> list[float]:
     """Exact best-of-k accuracy for each k in ``ks``.
 
     Without ``answers``: methods.md's closed form, ties averaged (a uniformly random one of
     the tied top samples is picked): Σ_i correct_(i) · C(n−i−1, k−1)/C(n, k) over samples
-    sorted by score, with ``correct_(i)`` replaced by its tie group's mean.
+    sorted by score, with ``correct_(i)`` replaced by its tie group's mean. ``correct`` may
+    hold any numbers here: the result is E[value of the best-scored sample] (with
+    value = score it is the expected maximum, used for the wall time of a batch).
 
     With ``answers`` (canonical, None = no answer): the ``bon`` strategy's rule — among the
     tied top-scored samples of the subset the answer most of them share wins (ties split).
@@ -237,7 +239,7 @@ def bon_at_k_curve(scores: Sequence[float], correct: Sequence[bool], ks: Sequenc
             below = n - above - size
             if answers is None:
                 p_top = (comb(n - above, k) - comb(below, k)) / total
-                acc += p_top * (sum(bool(correct[i]) for i in g) / size)
+                acc += p_top * (sum(float(correct[i]) for i in g) / size)
             else:
                 cc, corr, none = class_counts([answers[i] for i in g], [bool(correct[i]) for i in g])
                 xs = [x for x in range(1, min(size, k) + 1) if k - x <= below]

@@ -149,24 +149,20 @@ def accuracy_after(k: int, r: float, c: float, s: float) -> float:
 
 def optimal_samples(r: float, c: float, s: float, cost_per_sample: float = 0.0, value: float = 1.0,
                     max_k: int = 1024, tolerance: float = 1e-3) -> dict[str, float]:
-    """The number of samples worth drawing with an imperfect verifier. With
-    ``cost_per_sample`` > 0: k maximising value·accuracy(k) − cost·E[draws(k)]; otherwise the
-    smallest k within ``tolerance`` of the ceiling. Returns k, its accuracy and the ceiling."""
+    """How many samples are worth drawing under "resample until accepted (at most k)".
+
+    One more allowed draw changes accuracy by q^(k−1)·r·(q − 1 + c) and expected draws by
+    q^k (q = P(a draw is rejected)): both shrink by the same factor, so the sign of the net
+    value ``value·r·(q − 1 + c) − cost·q`` decides alone. When it is ≤ 0 (a weak verifier, or
+    dear samples) one sample is optimal; otherwise accuracy rises towards the ceiling with
+    geometrically vanishing returns and k is the smallest that comes within ``tolerance``
+    of it. Returns k, its accuracy, the ceiling and the expected number of draws."""
     _check_rates(r, c, s)
     q = 1 - c * r - (1 - s) * (1 - r)
     ceiling = accuracy_ceiling(r, c, s)
-    best_k, best = 1, float("-inf")
-    for k in range(1, max_k + 1):
-        acc = accuracy_after(k, r, c, s)
-        draws = sum(q ** i for i in range(k))
-        if cost_per_sample > 0:
-            u = value * acc - cost_per_sample * draws
-            if u > best + 1e-12:
-                best_k, best = k, u
-        elif ceiling - acc <= tolerance:
-            best_k = k
-            break
-        else:
-            best_k = k
-    return {"k": float(best_k), "accuracy": accuracy_after(best_k, r, c, s), "ceiling": ceiling,
-            "expected_draws": sum(q ** i for i in range(best_k))}
+    k = 1
+    if value * r * (q - 1 + c) - cost_per_sample * q > 0:
+        while k < max_k and ceiling - accuracy_after(k, r, c, s) > tolerance:
+            k += 1
+    return {"k": float(k), "accuracy": accuracy_after(k, r, c, s), "ceiling": ceiling,
+            "expected_draws": sum(q ** i for i in range(k))}

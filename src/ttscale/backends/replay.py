@@ -54,6 +54,11 @@ class ReplaySource:
             self._perm[key] = samples
         return self._perm[key]
 
+    def ordered(self, problem_id: str, stream: str) -> list[Sample]:
+        """Every sample of the stream in this source's order (what successive draws serve);
+        the simulator in :mod:`ttscale.analysis.simulate` reads it directly."""
+        return self._ordered(problem_id, stream)
+
     def available(self, problem_id: str, stream: str) -> int:
         return len(self._ordered(problem_id, stream))
 

@@ -92,9 +92,9 @@ def options_from_args(args: Any) -> ProxyOptions:
 def build_service(opts: ProxyOptions) -> ProxyService:
     """The proxy's service: settings, the HTTP backend factory (validated now, so a bad
     URL fails at startup), the optional decision log, and the default strategy checked."""
-    from ..registry import backends
     from ..store import Store
     from .serving import plan_request
+    from .transport import lean_backend
 
     settings = ProxySettings(upstream=opts.upstream, default_strategy=opts.strategy,
                              default_answer=opts.answer, max_n=opts.max_n,
@@ -107,9 +107,9 @@ def build_service(opts: ProxyOptions) -> ProxyService:
         raise ConfigError("answer", f"must be math, choice, code, text or free (got {opts.answer!r})")
 
     def factory(model: str) -> Any:
-        return backends.create("openai", model=model, base_url=opts.upstream,
-                               api_key=opts.upstream_api_key, max_concurrency=opts.upstream_concurrency,
-                               timeout=opts.upstream_timeout, max_retries=opts.upstream_retries)
+        return lean_backend(model=model, base_url=opts.upstream, api_key=opts.upstream_api_key,
+                            max_concurrency=opts.upstream_concurrency, timeout=opts.upstream_timeout,
+                            max_retries=opts.upstream_retries)
 
     factory("probe")  # URL and limits validated here, not on the first request
     try:  # the default strategy must be valid before the first request needs it

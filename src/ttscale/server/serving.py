@@ -66,7 +66,7 @@ FREE_FORM_STRATEGY = "usc"
 
 #: prefix aliases: a short, stable name for "the best adaptive rule we ship", resolved
 #: to the first registered strategy of the list (the library may add rules later)
-ALIASES: dict[str, tuple[str, ...]] = {"adaptive": ("adaptive", "ours", "beta", "esc")}
+ALIASES: dict[str, tuple[str, ...]] = {"adaptive": ("adaptive", "voi", "beta", "esc")}
 
 #: strategies that never read log-probs; the proxy asks the upstream for log-probs only
 #: when a strategy may use them (they cost upstream work and proxy parsing)

@@ -10,7 +10,7 @@ Answers are drawn from a known distribution (``answers``), seeded by the request
 ``seed``, so tests and benchmarks know the true majority. Faults are consumed one per
 request from ``faults`` (then ``always`` applies to every later request):
 
-``timeout`` (hang for ``hang`` s), ``429`` (with ``Retry-After: retry_after``), ``500``,
+``ok`` (no fault), ``timeout`` (hang for ``hang`` s), ``429`` (with ``Retry-After: retry_after``), ``500``,
 ``503``, ``truncated`` (200 with half a JSON body), ``garbage`` (200 with non-JSON), ``drop``
 (close the connection without answering), ``status:NNN`` (that status with an error body).
 ``reject_n``: answer n>1 with llama.cpp's 400 "Only one completion choice is allowed";
@@ -46,7 +46,8 @@ class StubUpstream:
                  template: str = "The answer is {answer}", model: str = "stub",
                  faults: Iterable[str] = (), always: str | None = None, reject_n: bool = False,
                  ignore_n: bool = False, retry_after: float = 1.0, hang: float = 30.0,
-                 tokens: int = 8, latency: float = 0.0, api_key: str | None = None) -> None:
+                 tokens: int = 8, latency: float = 0.0, api_key: str | None = None,
+                 port: int = 0) -> None:
         self.answers = dict(answers or {"42": 1.0})
         self.template = template
         self.model = model
@@ -59,6 +60,7 @@ class StubUpstream:
         self.tokens = tokens
         self.latency = latency
         self.api_key = api_key
+        self.port = port  # for the threaded mode; 0 = any free port
         self.requests: list[dict[str, Any]] = []  # every decoded POST body, in arrival order
         self.url = ""
         self._server: asyncio.Server | None = None
@@ -78,13 +80,10 @@ class StubUpstream:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            loop.run_until_complete(self.serve())
+            loop.run_until_complete(self.serve(port=self.port))
             ready.set()
             loop.run_forever()
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(_cancel_others())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="stub-upstream", daemon=True)
@@ -138,6 +137,7 @@ class StubUpstream:
         req = json.loads(body or b"{}")
         self.requests.append(req)
         fault = self.faults.popleft() if self.faults else self.always
+        fault = None if fault == "ok" else fault
         if self.latency:
             await asyncio.sleep(self.latency)
         if fault == "drop":
@@ -185,6 +185,13 @@ class StubUpstream:
                 "created": int(time.time()), "model": self.model, "choices": choices,
                 "usage": {"prompt_tokens": ptok, "completion_tokens": ntok * n,
                           "total_tokens": ptok + ntok * n}}
+
+
+async def _cancel_others() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _logprobs(ntok: int, top: int, chat: bool, rng: random.Random) -> dict[str, Any]:

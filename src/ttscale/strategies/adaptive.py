@@ -94,7 +94,9 @@ def mode_probability(counts: tuple[float, ...], unseen: float = 1.0) -> float:
 _GRID = 256
 
 
-def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0) -> tuple[float, float]:
+@lru_cache(maxsize=262144)
+def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0,
+             pair_share: float | None = None) -> tuple[float, float]:
     """(gain, P(leader is the mode)) for a leader with ``a`` votes against a runner-up with
     ``b``, when ``horizon`` more votes between the two would still come.
 
@@ -120,7 +122,10 @@ def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0) -> tuple[fl
     if k < 0:
         return 0.0, p_mode
     flip = binom.cdf(k, h, q)
-    gain = float((w * np.where(q < 0.5, flip, -flip)).sum())
+    if pair_share is None:  # accuracy = P(answer is the true mode)
+        gain = float((w * np.where(q < 0.5, flip, -flip)).sum())
+    else:  # accuracy = the chosen answer's share (self-consistency as calibration)
+        gain = float((w * (1 - 2 * q) * flip).sum()) * pair_share
     return max(gain, 0.0), p_mode
 
 
@@ -246,6 +251,9 @@ class BayesStop(_Adaptive):
 class VOIParams(AdaptiveParams):
     epsilon: float = Field(0.01, gt=0.0, lt=1.0,
                            description="stop when drawing to max_samples would raise P(answer = mode) by less")
+    model: Literal["share", "mode"] = Field(
+        "share", description="what more samples are worth: share = the answer's vote share is its "
+                             "chance of being right; mode = answering the true mode is right")
     prior: float = Field(1.0, gt=0.0, le=100.0, description="Beta pseudo-count of leader and runner-up")
     min_samples: int = Field(2, ge=1, le=4096, description="never stop before this many samples")
     batch: int = Field(1, ge=0, le=256, description="samples per round; 0 sizes each round from the posterior")
@@ -287,7 +295,10 @@ class ValueOfInformation(_Adaptive):
         voted = sum(1 for s in samples if s.answer is not None)
         # the share of future draws that lands on the two leading answers, posterior mean
         horizon = (self.params.max_samples - len(samples)) * (sum(c[:2]) / sum(c)) * voted / (len(samples) + 1)
-        gain, p = voi_gain(a, b, horizon, self.params.prior)
+        # quarter-vote resolution: finer differences do not matter, and equal states share
+        # one cached estimate
+        share = None if self.params.model == "mode" else round(sum(c[:2]) / (len(samples) + 1), 2)
+        gain, p = voi_gain(round(a * 4) / 4, round(b * 4) / 4, round(horizon), self.params.prior, share)
         return len(samples) >= self.params.min_samples and gain < self.params.epsilon, p
 
     def batch_size(self, view: View, samples: list[Sample]) -> int:

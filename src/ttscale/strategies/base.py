@@ -162,7 +162,7 @@ class Strategy:
     @property
     def label(self) -> str:
         """``name:k=v,...`` — how the strategy is written on the command line."""
-        items = ",".join(f"{k}={v}" for k, v in self.param_dict.items())
+        items = ",".join(f"{k}={v}" for k, v in self.param_dict.items() if v is not None)
         return f"{self.name}:{items}" if items else self.name
 
     @property
@@ -172,6 +172,10 @@ class Strategy:
 
     def decide(self, view: View) -> Action:
         raise NotImplementedError
+
+    def check_task(self, task: Any) -> None:
+        """Raise ConfigError when this strategy cannot run on ``task`` (e.g. it needs a
+        verifier the task does not support). The engine calls it before solving."""
 
     def finalize(self, view: View) -> Done:
         return vote(view, view.stream())

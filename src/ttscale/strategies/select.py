@@ -10,10 +10,20 @@ agreement signals correctness.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 
 from .base import Action, Done, Draw, Strategy, StrategyParams, View, vote
-from .signals import check_scorer, pending_verify, ranks, scorer_parts, scores, verifier_parts
+from .signals import (
+    check_scorer,
+    check_task_verifiers,
+    pending_verify,
+    ranks,
+    scorer_parts,
+    scores,
+    verifier_parts,
+)
 
 __all__ = ["BestOfN", "best_of"]
 
@@ -68,6 +78,9 @@ class BestOfN(Strategy):
     @property
     def needs_verifier(self) -> bool:  # type: ignore[override]
         return bool(verifier_parts(self.params.scorer))
+
+    def check_task(self, task: Any) -> None:
+        check_task_verifiers(self.params.scorer, task, "bon.scorer")
 
     def decide(self, view: View) -> Action:
         have = len(view.stream())

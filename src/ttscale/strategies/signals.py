@@ -20,13 +20,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import ConfigError, UnknownNameError
 from ..types import Sample
 from .base import Verify, View
 
 __all__ = ["BUILTIN_SIGNALS", "HEDGES", "check_scorer", "scorer_parts", "verifier_parts",
-           "raw_signal", "scores", "ranks", "hedge_count", "pending_verify"]
+           "raw_signal", "scores", "ranks", "hedge_count", "pending_verify",
+           "verifier_supports", "check_task_verifiers"]
 
 BUILTIN_SIGNALS = ("logprob", "self_certainty", "brevity")
 
@@ -121,3 +123,31 @@ def pending_verify(view: View, samples: Sequence[Sample], scorer: str) -> Verify
         for stream, idx in by_stream.items():
             return Verify(tuple(idx), name, stream=stream)
     return None
+
+
+#: verifiers bound to one answer type (they grade with that type's grader)
+_TYPED = {"code": "code", "math": "math", "choice": "choice", "text": "text"}
+
+
+def verifier_supports(name: str, task: Any) -> bool:
+    """Whether verifier ``name`` can score samples of ``task``: a verifier class may say so
+    itself (``supports(task)``); the graders bound to an answer type need tasks of that type;
+    model-based verifiers (judge, genrm, prm, ensemble, ...) take any task."""
+    from ..registry import verifiers
+    target = verifiers.get(name)
+    supports = getattr(target, "supports", None)
+    if callable(supports):
+        return bool(supports(task))
+    want = _TYPED.get(name)
+    return want is None or getattr(task, "answer_type", None) == want
+
+
+def check_task_verifiers(scorer: str, task: Any, field: str) -> None:
+    """ConfigError naming ``field`` when a verifier in ``scorer`` does not support ``task``;
+    the message lists the scorers that do."""
+    from ..registry import verifiers
+    for name in verifier_parts(scorer):
+        if not verifier_supports(name, task):
+            ok = [*BUILTIN_SIGNALS, *(v for v in verifiers.names() if verifier_supports(v, task))]
+            raise ConfigError(field, f"verifier {name!r} does not support task {getattr(task, 'name', task)!r} "
+                              f"(answer type {getattr(task, 'answer_type', '?')}); use one of: {', '.join(ok)}")

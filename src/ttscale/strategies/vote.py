@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from ..types import Sample
 from .base import Action, Done, Draw, Strategy, StrategyParams, View, vote
-from .signals import check_scorer, pending_verify, ranks, scores
+from .signals import check_scorer, check_task_verifiers, pending_verify, ranks, scores
 
 __all__ = ["Greedy", "Single", "SelfConsistency", "Weighted", "RPC", "Borda",
            "weibull_mixture_fit", "rpc_keep"]
@@ -95,6 +95,9 @@ class Weighted(Strategy):
     kind = "vote"
     Params = WeightedParams
 
+    def check_task(self, task: Any) -> None:
+        check_task_verifiers(self.params.weight, task, "weighted.weight")
+
     def decide(self, view: View) -> Action:
         have = len(view.stream())
         if have < self.params.n:
@@ -125,9 +128,11 @@ def weibull_mixture_fit(x: Sequence[float]) -> tuple[float, float, float, float,
 
     def nll(theta: Any) -> float:
         w, k1, l1, k2, l2 = theta
-        a = np.log(w) + logpdf(k1, l1)
-        b = np.log1p(-w) + logpdf(k2, l2)
-        return float(-np.logaddexp(a, b).sum())
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            a = np.log(w) + logpdf(k1, l1)
+            b = np.log1p(-w) + logpdf(k2, l2)
+            value = -np.logaddexp(a, b).sum()
+        return float(value) if np.isfinite(value) else 1e300  # steer the optimiser away
 
     res = minimize(nll, x0=[0.5, 1.0, 1.0, 1.5, 2.0], method="L-BFGS-B",
                    bounds=[(0.2, 0.8), (0.01, None), (0.01, None), (0.01, None), (0.01, None)])
@@ -151,7 +156,8 @@ def rpc_keep(p: Sequence[float]) -> list[bool]:
         z = x / lam
         return (k / lam) * z ** (k - 1) * np.exp(-(z ** k))
 
-    d1, d2 = w * dens(k1, l1), (1 - w) * dens(k2, l2)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        d1, d2 = w * dens(k1, l1), (1 - w) * dens(k2, l2)
     high_first = l1 * gamma(1 + 1 / k1) > l2 * gamma(1 + 1 / k2)
     high, low = (d1, d2) if high_first else (d2, d1)
     mean = float(x.mean())

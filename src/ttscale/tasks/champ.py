@@ -32,7 +32,7 @@ from ..errors import MissingDependencyError
 from ..types import Problem, Sample, Usage
 from .base import AnswerTask
 
-__all__ = ["ChampTask", "champ_extract", "gold_variants", "answer_kind", "MODELS", "SETTINGS",
+__all__ = ["ChampTask", "champ_extract", "merge_answers", "could_be_equal", "gold_variants", "answer_kind", "MODELS", "SETTINGS",
            "model_slug", "champ_samples", "NOT_IID_NOTE", "SUMMARY_MARKER"]
 
 MODELS = ("GPT-3.5", "GPT-4", "GPT-4 Turbo", "PaLM 2 Medium")
@@ -76,7 +76,7 @@ def gold_variants(raw: str) -> list[str]:
     for part in parts:
         spans = _SPAN.findall(part)
         bare = _SPAN.sub(lambda m: m.group(1), part).strip()
-        if len(spans) == 1 and _SPAN.fullmatch(part.strip()):
+        if len(spans) == 1:  # "The limit exists and is equal to @@(a+3b)/2@@": the span is the answer
             out.append(spans[0].strip())
             continue
         bare = _IE.sub("", bare).strip()
@@ -191,12 +191,19 @@ class ChampTask(AnswerTask):
     name = "champ"
     sampling_defaults = {"max_tokens": 1024}
 
-    def __init__(self, categories: list[str] | str | None = None, **options: Any) -> None:
+    def __init__(self, categories: list[str] | str | None = None, equivalence: str = "math",
+                 **options: Any) -> None:
         options.pop("answer_type", None)
         super().__init__(answer_type="math", **options)
         if isinstance(categories, str):
             categories = [c.strip() for c in categories.split(",") if c.strip()]
+        if equivalence not in ("math", "canonical"):
+            from ..errors import ConfigError
+            raise ConfigError("equivalence", f"must be 'math' or 'canonical', got {equivalence!r}")
         self.categories = categories
+        #: "canonical": answers were already merged by :func:`merge_answers` (the replay bank),
+        #: so string equality is exact and no math-verify call is needed
+        self.equivalence = equivalence
 
     def load(self) -> list[Problem]:
         from champ_dataset import PromptGenerator
@@ -230,7 +237,7 @@ class ChampTask(AnswerTask):
         return [c for c in (canonical_math(a) for a in problem.answers) if c]
 
     def same(self, a: str, b: str) -> bool:
-        return _same(a, b)
+        return a == b if self.equivalence == "canonical" else _same(a, b)
 
 
 @lru_cache(maxsize=200_000)
@@ -287,4 +294,67 @@ def champ_samples(task: ChampTask, problems: list[Problem], models: tuple[str, .
                 out.append(s)
                 if per_model_streams:
                     out.append(s.model_copy(update={"stream": f"model:{model_slug(model)}", "index": si}))
+    return out
+
+
+_FUNCS = {"sqrt", "frac", "dfrac", "binom", "cdot", "times", "pi", "log", "ln", "sin", "cos", "tan", "max",
+          "min", "sum", "prod", "mod", "pmod", "gcd", "lcm", "infty", "left", "right", "ldots", "cdots",
+          "dots", "le", "ge", "leq", "geq", "neq", "in", "mathbb", "e", "i", "C", "P"}
+
+
+def _letters(s: str) -> frozenset[str] | None:
+    """Variable letters of an answer; None when it is prose (a word of 4+ letters that is
+    not a function name), which only ever matches by exact canonical string."""
+    letters: set[str] = set()
+    for run in re.findall(r"[A-Za-z]+", s):
+        if run in _FUNCS:
+            continue
+        if len(run) >= 4:
+            return None
+        letters.update(run)
+    return frozenset(letters)
+
+
+def could_be_equal(a: str, b: str) -> bool:
+    """A cheap necessary condition for math equivalence, so math-verify is asked only
+    about pairs that might match: both read as math, with the same variable letters (a
+    number never equals an expression in n). Heuristic: an answer like ``n - n + 3`` would
+    be missed; CHAMP answers are simplified, and the bank meta says grading is heuristic."""
+    if a == b:
+        return True
+    la, lb = _letters(a), _letters(b)
+    return la is not None and lb is not None and la == lb
+
+
+def merge_answers(task: ChampTask, problems: list[Problem], samples: list[Sample],
+                  timeout: float = 2.0) -> list[Sample]:
+    """Grade every distinct (problem, answer) once and give each sample its answer *class*.
+
+    Answers equivalent to the gold answer (checked with ``math-verify`` in worker processes,
+    ``timeout`` seconds per pair) are replaced by the gold's canonical form, so they vote
+    together and grade by string equality; other answers keep their canonical form (two
+    wrong answers merge only when their canonical strings are equal — slightly fewer merges
+    than a full pairwise check, recorded in the bank meta). The extracted form stays in
+    ``metadata["extracted"]``. Done once when the bank is built, so replays never call
+    math-verify."""
+    from ..verify.math import MathChecker
+
+    refs = {p.id: task.reference_answers(p) for p in problems}
+    kinds = {p.id: p.metadata.get("kind", "math") for p in problems}
+    pairs: set[tuple[str, str]] = set()
+    for s in samples:
+        if s.answer is not None and kinds[s.problem_id] == "math":
+            pairs.update((s.answer, r) for r in refs[s.problem_id] if could_be_equal(s.answer, r))
+    ordered = sorted(pairs)
+    with MathChecker(workers=2, timeout=timeout) as checker:
+        verdicts = dict(zip(ordered, checker.equal_many(ordered, timeout), strict=True))
+    out = []
+    for s in samples:
+        rs = refs[s.problem_id]
+        if s.answer is None or not rs:
+            out.append(s)
+            continue
+        ok = s.answer in rs or any(verdicts.get((s.answer, r), False) for r in rs)
+        answer = rs[0] if ok else s.answer
+        out.append(s.model_copy(update={"answer": answer, "metadata": {**s.metadata, "extracted": s.answer}}))
     return out

@@ -62,22 +62,44 @@ def _braced(text: str, start: int) -> tuple[str, int] | None:
     return None
 
 
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Index of each ``{`` → index of its matching ``}``, in one linear pass (escaped
+    braces nest like plain ones), so finding every box stays O(n) on hostile text."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and text[i + 1] in "{}":
+            i += 2
+            continue
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
+
 def extract_boxed(text: str) -> str | None:
     """Content of the *last* ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces allowed;
     ``\\boxed 5`` without braces too). When a solution boxes several parts (``\\boxed{2}``
     and ``\\boxed{3}`` in one final line), they are joined with commas."""
     text = text[-MAX_TEXT:]
     found: list[tuple[int, int, str]] = []
+    pairs: dict[int, int] | None = None
     for cmd in _BOX_CMDS:
         for m in re.finditer(re.escape(cmd) + r"(?![A-Za-z])", text):
             j = m.end()
             while j < len(text) and text[j] == " ":
                 j += 1
             if j < len(text) and text[j] == "{":
-                got = _braced(text, j)
-                if got is None:
+                if pairs is None:
+                    pairs = _brace_pairs(text)
+                end = pairs.get(j)
+                if end is None:
                     continue
-                found.append((m.start(), got[1], got[0].strip()))
+                found.append((m.start(), end + 1, text[j + 1:end].strip()))
             else:  # \boxed 5  /  \boxed{} missing
                 mm = re.match(r"[^\s$]+", text[j:])
                 if mm and j > m.end():
@@ -366,9 +388,10 @@ def canonical_choice(s: str | None, letters: str = _LETTERS) -> str | None:
     t = re.sub(r"^(?:option|choice|answer)\s*", "", t, flags=re.IGNORECASE).strip("*_.:;,()[]{} ")
     if len(t) == 1 and t.upper() in letters:
         return t.upper()
-    m = re.match(r"^\(?([A-Ja-j])\)?(?:[.:)\s]|$)", t)
-    if m and m.group(1).upper() in letters and (len(t) == 1 or not t[1:2].isalpha()):
-        return m.group(1).upper()
+    # "(B) 42", "B) 42", "B. 42", "B: 42" — a letter followed by a bare space is a word ("I think")
+    m = re.match(r"^(?:\(([A-Ja-j])\)|([A-J])[.:)])(?:\s|$)", t)
+    if m and (m.group(1) or m.group(2)).upper() in letters:
+        return (m.group(1) or m.group(2)).upper()
     return None
 
 

@@ -124,9 +124,9 @@ def _worker_main(conn: Connection) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, target: Callable[[Connection], None] = _worker_main) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="ttscale-math")
+        self.proc = ctx.Process(target=target, args=(child,), daemon=True, name="ttscale-math")
         self.proc.start()
         child.close()
         self.ready = False
@@ -160,6 +160,9 @@ class MathChecker:
     counts as *not equal* (reason ``timeout``), and its worker is killed and replaced.
     """
 
+    #: the function each worker process runs (module-level, so ``spawn`` can import it)
+    worker_target: Callable[[Connection], None] = staticmethod(_worker_main)
+
     def __init__(self, workers: int = 1, timeout: float = 5.0, cache_size: int = 200_000) -> None:
         if workers < 1:
             from ..errors import ConfigError
@@ -182,7 +185,7 @@ class MathChecker:
                 raise VerifierError("MathChecker is closed")
             if self._idle.empty() and self._started < self.n_workers:
                 self._started += 1
-                w = _Worker(self._ctx)
+                w = _Worker(self._ctx, self.worker_target)
                 try:
                     w.wait_ready()
                 except BaseException:
@@ -209,7 +212,7 @@ class MathChecker:
                         out[k] = (False, "timeout")
                         self.stats["timeouts"] += 1
                         w.kill()
-                        w = _Worker(self._ctx)
+                        w = _Worker(self._ctx, self.worker_target)
                         w.wait_ready()
                         break
                     try:
@@ -218,7 +221,7 @@ class MathChecker:
                         k = todo.pop(0)[0]
                         out[k] = (False, "worker died")
                         w.kill()
-                        w = _Worker(self._ctx)
+                        w = _Worker(self._ctx, self.worker_target)
                         w.wait_ready()
                         break
                     out[k] = (ok, reason)

@@ -1,0 +1,104 @@
+"""Adaptive stopping rules: beta, dirichlet, esc, bayes and voi (ours)."""
+
+from __future__ import annotations
+
+import pytest
+from strategy_helpers import MockBackend, samples, solve
+
+from ttscale.config import Budget
+from ttscale.runner import make_strategy
+from ttscale.strategies.adaptive import beta_confidence, mode_probability, voi_gain
+from ttscale.strategies.base import Done, Draw, View
+
+
+def act(spec: str, answers, **kw):
+    return make_strategy(spec).decide(View(samples=samples(answers, **kw)))
+
+
+def test_beta_confidence_formula():
+    assert beta_confidence(4, 0) == pytest.approx(1 - 1 / 32)
+    assert beta_confidence(3, 0) == pytest.approx(1 - 1 / 16)
+    assert beta_confidence(2, 2) == pytest.approx(0.5)
+
+
+def test_beta_stops_on_four_unanimous_not_three():
+    assert isinstance(act("beta", ["a"] * 3), Draw)
+    d = act("beta", ["a"] * 4)
+    assert isinstance(d, Done) and d.answer == "a" and d.confidence == pytest.approx(31 / 32)
+
+
+def test_beta_ignores_no_answers_and_stops_at_the_cap_with_a_tie_to_first_seen():
+    assert isinstance(act("beta", ["a", None, None, "a", "a"]), Draw)
+    d = act("beta:max_samples=4", ["b", "a", "a", "b"])
+    assert isinstance(d, Done) and d.answer == "b" and d.confidence == pytest.approx(0.5)
+    d = act("beta:max_samples=3", [None, None, None])
+    assert isinstance(d, Done) and d.answer is None
+
+
+def test_dirichlet_uses_dirichlet_with_three_answers_and_beta_otherwise():
+    assert act("dirichlet", ["a"] * 4).confidence == pytest.approx(31 / 32)
+    d = act("dirichlet:threshold=0.9", ["a"] * 8 + ["b", "c"])
+    assert isinstance(d, Done) and d.answer == "a" and 0.9 <= d.confidence <= 1.0
+    assert isinstance(act("dirichlet", ["a", "a", "b", "c"]), Draw)
+
+
+def test_esc_stops_only_at_a_unanimous_full_window():
+    assert act("esc:window=3", ["a", "a"]) == Draw(3)  # mid-window: draw... a window
+    assert isinstance(act("esc:window=3", ["a", "a", "a"]), Done)
+    assert isinstance(act("esc:window=3", ["a", "a", "b"]), Draw)
+    assert isinstance(act("esc:window=3", ["a", "b", "c", "b", "b", None]), Draw)  # None breaks unanimity
+    d = act("esc:window=3", ["a", "b", "c", "b", "b", "b"])
+    assert isinstance(d, Done) and d.answer == "b" and d.confidence == pytest.approx(4 / 6)
+
+
+def test_bayes_factor_rule():
+    # one distinct answer: BF = P/(1-P) with the unseen pseudo-class; 4 unanimous clears B=10
+    assert mode_probability((4.0,)) == pytest.approx(1 - 0.5 ** 5, abs=0.02)
+    assert isinstance(act("bayes:threshold=10", ["a"] * 4), Done)
+    assert isinstance(act("bayes:threshold=10", ["a"] * 2), Draw)
+    assert isinstance(act("bayes:threshold=1000", ["a"] * 4), Draw)
+    assert isinstance(act("bayes", ["a", "b"] * 3), Draw)
+
+
+def test_voi_gain_shrinks_with_margin_and_horizon():
+    g_close, _ = voi_gain(3, 2, 30)
+    g_wide, _ = voi_gain(8, 0, 30)
+    g_end, _ = voi_gain(3, 2, 0)
+    assert g_close > g_wide > 0 and g_end == 0.0
+    # the "share" model counts near-ties as worth little: a flat race gains less than a lopsided doubt
+    flat, _ = voi_gain(5, 5, 30, pair_share=0.2)
+    assert flat < voi_gain(5, 5, 30)[0]
+
+
+def test_voi_stops_early_on_unanimity_never_before_min_samples_and_at_the_cap():
+    assert isinstance(act("voi:min_samples=3", ["a", "a"]), Draw)
+    d = act("voi", ["a"] * 6)
+    assert isinstance(d, Done) and d.answer == "a" and d.confidence > 0.95
+    assert isinstance(act("voi", ["a", "b", "a", "b"]), Draw)
+    d = act("voi:max_samples=4", ["a", "b", "a", "b"])
+    assert isinstance(d, Done) and d.answer == "a"
+
+
+def test_voi_posterior_batches_are_sized_from_the_lead():
+    # lead 1:0 needs 3 more unanimous votes for the beta rule; batch=0 draws them at once
+    a = act("voi:batch=0,min_samples=1,epsilon=0.0001", ["a"])
+    assert isinstance(a, Draw) and a.n == 3
+
+
+def test_voi_signal_weights_tilt_the_tally_towards_short_confident_paths():
+    from ttscale.strategies.adaptive import ValueOfInformation
+    v = ValueOfInformation(signal="logprob")
+    ss = samples(["a", "a", "b", "b", "b"], logprobs=[-0.1, -0.1, -2.0, -2.0, -2.0])
+    w = v._weights(ss)
+    assert w is not None and w[0] > 1.0 > w[2] and all(0.5 <= x <= 1.5 for x in w)
+    assert ValueOfInformation(signal="none")._weights(ss) is None
+
+
+@pytest.mark.parametrize("spec", ["beta", "dirichlet", "esc", "bayes", "voi", "voi:signal=auto,batch=0"])
+def test_adaptive_rules_live_on_mock_respect_budget_and_stop_early_when_easy(spec):
+    easy = solve(spec, MockBackend(default={"a": 1.0}))
+    assert easy.answer == "a" and easy.samples_used <= 6
+    capped = solve(spec, MockBackend(default={"a": 0.34, "b": 0.33, "c": 0.33}), budget=Budget(max_samples=7))
+    assert capped.samples_used <= 7 and capped.answer in {"a", "b", "c"}
+    none = solve(spec, MockBackend(default={"None": 1.0}), budget=Budget(max_samples=5))
+    assert none.answer is None and none.samples_used == 5
