@@ -103,7 +103,7 @@ def point_label(strategy: Strategy, budget: int) -> str:
 
 
 #: (problems, orderings) replayed with the strategy's own code to confirm a vectorised rule
-SPOT_CHECK = (40, 2)
+SPOT_CHECK = (20, 1)
 
 
 def _fast_agrees(fast: FastResult, plan: Sequence[tuple[Strategy, int]], ctxs: Sequence[ProblemContext],

@@ -52,6 +52,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import numpy as np
 
 from ..config import SamplingConfig, derive_seed
 from ..errors import BackendError, ConfigError
@@ -199,7 +200,7 @@ class OpenAIBackend:
         per = 1 if self.base_url in _N_UNSUPPORTED else (self.n_per_request or n)
         parts = await _all([self._chunk(up, prompt, bool(chat), start, min(per, n - start), config, seed)
                             for start in range(0, n, per)])
-        return _share_prompt_usage([g for part in parts for g in part])
+        return [g for part in parts for g in part]
 
     async def _chunk(self, up: _Upstream, prompt: Prompt, chat: bool, start: int, count: int,
                      config: SamplingConfig, seed: int | None) -> list[Generation]:
@@ -214,7 +215,7 @@ class OpenAIBackend:
         except _NRejected:
             self._mark_n_unsupported("rejected n>1")
             return await self._singles(up, prompt, chat, start, count, config, seed)
-        gens = self._parse(data, chat, count, latency, chunk_seed)
+        gens = self._parse(data, chat, count, latency, chunk_seed, start)
         if len(gens) < count:  # the upstream ignored n (Ollama does): fetch the rest one by one
             self._mark_n_unsupported(f"returned {len(gens)} of {count} choices")
             gens += await self._singles(up, prompt, chat, start + len(gens), count - len(gens),
@@ -227,7 +228,7 @@ class OpenAIBackend:
             s = _split_seed(seed, i)
             data, latency = await self._post(up, "/chat/completions" if chat else "/completions",
                                              self._body(prompt, chat, 1, config, s))
-            gens = self._parse(data, chat, 1, latency, s)
+            gens = self._parse(data, chat, 1, latency, s, i)
             if not gens:
                 raise BackendError(f"{self.display_url} returned no choices", upstream=self.display_url,
                                    status=200)
@@ -360,9 +361,11 @@ class OpenAIBackend:
     # ------------------------------------------------------------------------ parsing
 
     def _parse(self, data: dict[str, Any], chat: bool, count: int, latency: float,
-               seed: int | None) -> list[Generation]:
-        """Generations from one response (at most ``count``). A malformed choice is an
-        upstream bug, reported as BackendError (not retried: it would repeat)."""
+               seed: int | None, start: int) -> list[Generation]:
+        """Generations from one response (at most ``count``) whose first choice is sample
+        ``start`` of the generate call: only sample 0 pays for the prompt, the others count it
+        as cached. A malformed choice is an upstream bug, reported as BackendError (not
+        retried: it would repeat)."""
         try:
             choices = sorted(data["choices"], key=lambda c: c.get("index", 0))[:count]
             usage = data.get("usage") or {}
@@ -370,6 +373,7 @@ class OpenAIBackend:
             total_completion = int(usage.get("completion_tokens") or 0)
             model = str(data.get("model") or self.model)
             rows = []
+            pending: list[tuple[dict[str, Any], list[float], list[list[float]]]] = []
             for c in choices:
                 text = (c.get("message") or {}).get("content") if chat else c.get("text")
                 ext = c.get("ttscale")
@@ -381,13 +385,19 @@ class OpenAIBackend:
                 else:
                     lp = c.get("logprobs")
                     values, tops = _chat_logprobs(lp) if chat else _completion_logprobs(lp)
-                    stats = logprob_stats(values, tops)
+                    stats = {}
+                    pending.append((stats, values, tops))  # filled below, all choices at once
                     ntok = len(values) if values else None
                 rows.append((str(text or ""), str(c.get("finish_reason") or "stop"), stats, ntok))
+            for (stats, _, _), computed in zip(pending, logprob_stats_many(
+                    [(v, t) for _, v, t in pending]), strict=True):
+                stats.update(computed)
             counts = _split_tokens(total_completion, [(len(t), k) for t, _, _, k in rows])
             return [Generation(text=text, finish_reason=finish, model=model, seed=seed, latency=latency,
-                               usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=ntok), **stats)
-                    for (text, finish, stats, _), ntok in zip(rows, counts, strict=True)]
+                               usage=Usage(prompt_tokens=0 if start + i else prompt_tokens,
+                                           cached_prompt_tokens=prompt_tokens if start + i else 0,
+                                           completion_tokens=ntok), **stats)
+                    for i, ((text, finish, stats, _), ntok) in enumerate(zip(rows, counts, strict=True))]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # incl. pydantic's
             raise BackendError(f"{self.display_url} sent a malformed completion: {type(exc).__name__}: "
                                f"{self._redact(str(exc))}", upstream=self.display_url, status=200) from None
@@ -419,34 +429,56 @@ def logprob_stats(values: list[float], tops: list[list[float]]) -> dict[str, Any
     renormalised over its k tokens — an approximation of the full-distribution values that
     ignores the tail, hence ``distribution="top_k"``. Tokens with fewer than two top entries
     are skipped for these two; with none left they are ``None`` and ``distribution="none"``."""
-    out: dict[str, Any] = {"distribution": "none"}
-    if values:
-        total = math.fsum(values)
-        out.update(logprob_sum=total, logprob_mean=total / len(values), logprob_min=min(values))
-    entropies, certainties = [], []
-    for top in tops:
-        k = len(top)
-        if k < 2:
-            continue
-        peak = max(top)
-        ps = [math.exp(v - peak) for v in top]
-        z = math.fsum(ps)
-        log_z = math.log(z) + peak
-        logq = [v - log_z for v in top]
-        entropies.append(-math.fsum(p / z * lq for p, lq in zip(ps, logq, strict=True)))
-        certainties.append(-math.fsum(logq) / k - math.log(k))
-    if entropies:
-        out.update(entropy_mean=math.fsum(entropies) / len(entropies),
-                   self_certainty_mean=math.fsum(certainties) / len(certainties), distribution="top_k")
+    return logprob_stats_many([(values, tops)])[0]
+
+
+def logprob_stats_many(items: list[tuple[list[float], list[list[float]]]]) -> list[dict[str, Any]]:
+    """:func:`logprob_stats` for several samples at once: the top-k rows of every sample go
+    through numpy together (the HTTP backend's hot path: n choices per response)."""
+    out: list[dict[str, Any]] = []
+    for values, _ in items:
+        stats: dict[str, Any] = {"distribution": "none"}
+        if values:
+            total = sum(values)
+            stats.update(logprob_sum=total, logprob_mean=total / len(values), logprob_min=min(values))
+        out.append(stats)
+    rows = [[t for t in tops if len(t) >= 2] for _, tops in items]
+    for width in sorted({len(t) for r in rows for t in r}):  # one matrix per top-k width
+        picked = [[t for t in r if len(t) == width] for r in rows]
+        h, c = _topk_terms(np.asarray([t for r in picked for t in r], dtype=np.float64))
+        start = 0
+        for stats, r in zip(out, picked, strict=True):
+            stop = start + len(r)
+            if r:  # accumulate sums; turned into means below
+                stats["_h"] = stats.get("_h", 0.0) + float(h[start:stop].sum())
+                stats["_c"] = stats.get("_c", 0.0) + float(c[start:stop].sum())
+            start = stop
+    for stats, r in zip(out, rows, strict=True):
+        if r:
+            stats.update(entropy_mean=stats.pop("_h") / len(r),
+                         self_certainty_mean=stats.pop("_c") / len(r), distribution="top_k")
     return out
+
+
+def _topk_terms(v: Any) -> tuple[Any, Any]:
+    """Per row of top-k log-probs ``v`` (tokens × k): entropy and KL(U‖q) of the renormalised
+    distribution q. With p_j = exp(v_j − m), log Z = m + log Σp: H = log Z − Σ p_j v_j / Σp and
+    KL(U‖q) = log Z − mean(v) − log k (closed forms, no per-element logs)."""
+    m = v.max(axis=1)
+    p = np.exp(v - m[:, None])
+    z = p.sum(axis=1)
+    log_z = m + np.log(z)
+    entropy = log_z - (p * v).sum(axis=1) / z
+    certainty = log_z - v.sum(axis=1) / v.shape[1] - math.log(v.shape[1])
+    return entropy, certainty
 
 
 def _completion_logprobs(lp: Any) -> tuple[list[float], list[list[float]]]:
     """``/v1/completions`` log-probs: ``{"token_logprobs": [...], "top_logprobs": [{tok: lp}]}``."""
     if not lp:
         return [], []
-    values = [float(v) for v in (lp.get("token_logprobs") or []) if v is not None]
-    tops = [[float(v) for v in t.values()] for t in (lp.get("top_logprobs") or []) if t]
+    values = [v for v in (lp.get("token_logprobs") or []) if v is not None]
+    tops = [list(t.values()) for t in (lp.get("top_logprobs") or []) if t]
     return values, tops
 
 
@@ -455,8 +487,8 @@ def _chat_logprobs(lp: Any) -> tuple[list[float], list[list[float]]]:
     if not lp:
         return [], []
     content = lp.get("content") or []
-    values = [float(t["logprob"]) for t in content if t.get("logprob") is not None]
-    tops = [[float(x["logprob"]) for x in t.get("top_logprobs") or []] for t in content]
+    values = [t["logprob"] for t in content if t.get("logprob") is not None]
+    tops = [[x["logprob"] for x in t.get("top_logprobs") or ()] for t in content]
     return values, tops
 
 
@@ -475,17 +507,6 @@ def _split_tokens(total: int, rows: list[tuple[int, int | None]]) -> list[int]:
             shares[j % len(shares)] += 1
         for i, s in zip(unknown, shares, strict=True):
             out[i] = s
-    return out
-
-
-def _share_prompt_usage(gens: list[Generation]) -> list[Generation]:
-    """Count the shared prompt once: the first generation pays, the others are cached."""
-    out = []
-    for i, g in enumerate(gens):
-        p = g.usage.prompt_tokens
-        usage = g.usage.model_copy(update={"prompt_tokens": p if i == 0 else 0,
-                                           "cached_prompt_tokens": 0 if i == 0 else p})
-        out.append(g.model_copy(update={"usage": usage}))
     return out
 
 

@@ -297,6 +297,29 @@ def champ_samples(task: ChampTask, problems: list[Problem], models: tuple[str, .
     return out
 
 
+VERDICTS_FILE = "data/champ_verdicts.json"
+
+
+@cache
+def known_verdicts() -> dict[tuple[str, str], bool]:
+    """math-verify's verdicts on the (answer, gold) pairs of the shipped bank, computed once
+    by :func:`write_known_verdicts` and shipped, so building the bank takes seconds instead
+    of minutes of SymPy. Pairs not in the file (after an extractor change) are checked live."""
+    import json
+    from importlib.resources import files
+
+    res = files("ttscale.tasks").joinpath(VERDICTS_FILE)
+    if not res.is_file():
+        return {}
+    return {(a, b): bool(v) for a, b, v in json.loads(res.read_text())}
+
+
+def write_known_verdicts(path: str, verdicts: dict[tuple[str, str], bool]) -> None:
+    import json
+    with open(path, "w") as f:
+        json.dump(sorted([a, b, v] for (a, b), v in verdicts.items()), f, separators=(",", ":"))
+
+
 _FUNCS = {"sqrt", "frac", "dfrac", "binom", "cdot", "times", "pi", "log", "ln", "sin", "cos", "tan", "max",
           "min", "sum", "prod", "mod", "pmod", "gcd", "lcm", "infty", "left", "right", "ldots", "cdots",
           "dots", "le", "ge", "leq", "geq", "neq", "in", "mathbb", "e", "i", "C", "P"}
@@ -345,9 +368,12 @@ def merge_answers(task: ChampTask, problems: list[Problem], samples: list[Sample
     for s in samples:
         if s.answer is not None and kinds[s.problem_id] == "math":
             pairs.update((s.answer, r) for r in refs[s.problem_id] if could_be_equal(s.answer, r))
-    ordered = sorted(pairs)
-    with MathChecker(workers=2, timeout=timeout) as checker:
-        verdicts = dict(zip(ordered, checker.equal_many(ordered, timeout), strict=True))
+    known = known_verdicts()
+    verdicts = {k: known[k] for k in pairs if k in known}
+    todo = sorted(pairs - set(verdicts))
+    if todo:
+        with MathChecker(workers=2, timeout=timeout) as checker:
+            verdicts.update(zip(todo, checker.equal_many(todo, timeout), strict=True))
     out = []
     for s in samples:
         rs = refs[s.problem_id]
@@ -357,4 +383,29 @@ def merge_answers(task: ChampTask, problems: list[Problem], samples: list[Sample
         ok = s.answer in rs or any(verdicts.get((s.answer, r), False) for r in rs)
         answer = rs[0] if ok else s.answer
         out.append(s.model_copy(update={"answer": answer, "metadata": {**s.metadata, "extracted": s.answer}}))
+    merge_answers.last_verdicts = verdicts  # type: ignore[attr-defined]  # for write_known_verdicts
     return out
+
+
+def _regenerate_verdicts() -> None:
+    """``python -m ttscale.tasks.champ``: recompute the shipped verdict table (after
+    changing :func:`champ_extract` or :func:`gold_variants`)."""
+    from importlib.resources import files
+
+    known_verdicts.cache_clear()
+    task = ChampTask()
+    problems = task.load()
+    samples = champ_samples(task, problems, per_model_streams=False)
+    target = str(files("ttscale.tasks").joinpath(VERDICTS_FILE))
+    import os
+    if os.path.exists(target):
+        os.remove(target)
+    known_verdicts.cache_clear()
+    merge_answers(task, problems, samples, timeout=3.0)
+    verdicts = merge_answers.last_verdicts  # type: ignore[attr-defined]
+    write_known_verdicts(target, verdicts)
+    print(f"{len(verdicts)} verdicts ({sum(verdicts.values())} equal) written to {target}")
+
+
+if __name__ == "__main__":
+    _regenerate_verdicts()
