@@ -1,8 +1,8 @@
 """Throughput and client CPU of the HTTP backend against an instant upstream on loopback.
 
 The upstream is :mod:`ttscale.server.stub` in a *separate process* (so its CPU is not
-counted), answering every request at once with n choices of 16 tokens, each with top-5
-log-probs. Requests ask for n=8 samples of one prompt. For each concurrency (requests in
+counted), answering every request at once with a pre-rendered response (``--fixed``) of n
+choices of 16 tokens, each with top-5 log-probs. Requests ask for n=8 samples of one prompt. For each concurrency (requests in
 flight) this measures, in one run and against the same upstream:
 
 * ``OpenAIBackend.generate`` — ttscale's backend: full parsing into Generations (log-prob
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -38,7 +39,8 @@ BODY = {"model": "stub", "prompt": PROMPT, "n": N, "max_tokens": 16, "temperatur
 
 
 def start_upstream() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "ttscale.server.stub", "--port", "0", "--tokens", "16"],
+    proc = subprocess.Popen([sys.executable, "-m", "ttscale.server.stub", "--port", "0", "--tokens", "16",
+                             "--fixed"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -127,14 +129,20 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+    load = os.getloadavg()[0]
     print(f"n={N} samples per request, 16 tokens with top-5 log-probs per sample, "
-          f"{args.seconds:g} s per cell, upstream in a separate process on loopback\n")
+          f"{args.seconds:g} s per cell, upstream in a separate process on loopback, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end\n")
     print("| concurrency | ttscale samples/s | openai SDK samples/s | raw httpx samples/s "
           "| ttscale / SDK | ttscale / raw | ttscale CPU ms/sample | SDK CPU ms/sample | raw CPU ms/sample |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c, (o, oc), (s, sc), (r, rc) in rows:
         print(f"| {c} | {o:,.0f} | {s:,.0f} | {r:,.0f} | {o / s:.2f}× | {o / r:.2f}× "
               f"| {oc * 1e3:.3f} | {sc * 1e3:.3f} | {rc * 1e3:.3f} |")
+    best = min(oc for _, (_, oc), _, _ in rows)
+    print(f"\nttscale's client CPU per sample bounds it at {1 / best:,.0f} samples/s per "
+          "fully available core (wall-clock rates above are limited by the CPU share this "
+          "process actually gets, shared with the upstream and other jobs).")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,11 @@ def test_greedy_rows_identical_and_facts_answer_short(embedded_backend: Any) -> 
                 max_tokens=4, stop=("\n",))
     assert len({(g.text, g.logprob_sum) for g in gens}) == 1
     assert "Paris" in gens[0].text
+    # top-k=1 and a tiny nucleus leave only the argmax: sampling collapses to greedy
+    for cut in ({"top_k": 1}, {"top_p": 1e-6}):
+        sampled = _run(embedded_backend, "Country: France\nCapital:", 2, seed=9,
+                       max_tokens=4, stop=("\n",), **cut)
+        assert {g.text for g in sampled} == {gens[0].text}
 
 
 @pytest.mark.model

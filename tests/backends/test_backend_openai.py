@@ -157,7 +157,7 @@ def test_model_discovery_and_pool_sharing() -> None:
             ga, gb = await asyncio.gather(a.generate("x", 1, CFG, 1), b.generate("y", 1, CFG, 2))
             same_pool = a._upstream() is b._upstream()
             await a.aclose()
-            open_after_one = not b._upstream().client.is_closed
+            open_after_one = not b._upstream().closed
             await b.aclose()
             return a.model, ga[0].model, same_pool, open_after_one
         model, gmodel, same_pool, open_after_one = asyncio.run(go())
@@ -249,3 +249,17 @@ def test_run_with_persistent_failure_keeps_what_succeeded_then_resumes(tmp_path:
     keys = _keys(out)
     assert len(keys) == len(set(keys)) == 15 and set(kept) <= set(keys)
     assert [r["n"] for r in stub2.requests] == [4, 4]  # nothing stored is drawn again
+
+
+def test_transport_factory_is_used_once_per_pool() -> None:
+    import httpx
+
+    made: list[httpx.AsyncBaseTransport] = []
+
+    def factory() -> httpx.AsyncBaseTransport:
+        made.append(httpx.AsyncHTTPTransport())
+        return made[-1]
+
+    with StubUpstream() as stub:
+        gens = gen(stub, n=3, transport=factory, max_concurrency=64)
+    assert len(gens) == 3 and len(made) == 1

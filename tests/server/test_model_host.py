@@ -159,6 +159,9 @@ def test_unseeded_requests_are_merged(host: tuple[str, CountingBackend]) -> None
     ({"model": "mock-model"}, "prompt"),
     ({"model": "mock-model", "prompt": ["a", "b"]}, "prompt"),
     ({"model": "mock-model", "prompt": "x", "stream": True}, "stream"),
+    ({"model": "mock-model", "prompt": "x", "seed": 2**70}, "seed"),
+    ({"model": "mock-model", "prompt": "x", "logprobs": 21}, "logprobs"),
+    ({"model": "mock-model", "prompt": "x", "stop": 5}, "stop"),
     ([1, 2], "body"),
 ])
 def test_invalid_requests_get_400_naming_the_field(host: tuple[str, CountingBackend], body: Any,
@@ -252,3 +255,44 @@ def test_serve_port_in_use_is_a_clear_error() -> None:
         r = subprocess.run([sys.executable, "-m", "ttscale", "serve", "--backend", "mock", "--model", "m",
                             "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr
+
+
+def test_http_backend_through_the_host_equals_the_backend(host: tuple[str, CountingBackend]) -> None:
+    """Seeded requests pass straight through and the ``ttscale`` choice extension carries the
+    exact statistics, so the HTTP backend returns what the backend returned."""
+    from ttscale.backends.openai import OpenAIBackend
+
+    config = SamplingConfig(max_tokens=9, temperature=0.8)
+    direct = asyncio.run(MockBackend(default={"a": 0.5, "b": 0.5}, model="mock-model").generate(
+        "abc", 5, config, 123))
+
+    async def remote() -> list[Any]:
+        backend = OpenAIBackend(base_url=host[0])
+        try:
+            return await backend.generate("abc", 5, config, 123)
+        finally:
+            await backend.aclose()
+
+    over_http = asyncio.run(remote())
+    for a, b in zip(direct, over_http, strict=True):
+        assert b.model_dump(exclude={"latency"}) == a.model_dump(exclude={"latency"})
+
+
+def test_http_backend_learns_the_hosts_n_cap(host: tuple[str, CountingBackend]) -> None:
+    """The host answers n above --max-n with 400 param "n" ("must be <= 16"); the HTTP
+    backend then asks for at most 16 per request instead of failing or going one by one."""
+    from ttscale.backends.openai import OpenAIBackend
+
+    url, backend = host
+
+    async def remote() -> list[Any]:
+        b = OpenAIBackend(base_url=url)
+        try:
+            return await b.generate("cap", 20, SamplingConfig(max_tokens=4), 5)
+        finally:
+            await b.aclose()
+
+    before = len(backend.log)
+    gens = asyncio.run(remote())
+    assert len(gens) == 20
+    assert sorted(n for n, _, _ in backend.log[before:]) == [4, 16]

@@ -12,8 +12,11 @@ import asyncio
 from collections.abc import Iterator
 
 import httpx
+import proxy_support
 import pytest
-from proxy_support import fake_upstream, proxy_thread, upstream  # noqa: F401
+from proxy_support import fake_upstream, proxy_thread
+
+upstream = proxy_support.upstream  # module-scoped fixture
 
 KEY = "proxy-key-123"
 CHAT = {"model": "sc4/mock-model", "messages": [{"role": "user", "content": "hi"}]}

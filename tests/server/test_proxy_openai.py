@@ -9,8 +9,12 @@ import re
 
 import httpx
 import openai
+import proxy_support
 import pytest
-from proxy_support import proxy, upstream, upstream_reset, upstream_stats  # noqa: F401
+from proxy_support import upstream_reset, upstream_stats
+
+upstream = proxy_support.upstream  # module-scoped fixtures
+proxy = proxy_support.proxy
 
 ANSWER = re.compile(r"The answer is (\w+)")
 

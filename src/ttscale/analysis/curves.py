@@ -47,7 +47,8 @@ from .simulate import (
     strategy_at,
 )
 
-__all__ = ["Point", "compute_curves", "point_label", "DEFAULT_STRATEGIES", "CONTRACT_KEYS"]
+__all__ = ["Point", "compute_curves", "point_label", "DEFAULT_STRATEGIES", "CONTRACT_KEYS", "SWEEP_FILE",
+           "write_sweep", "read_sweep"]
 
 #: what ``ttscale sweep`` evaluates when no ``--strategy`` is given
 DEFAULT_STRATEGIES = ["sc", "bon:scorer=logprob", "weighted:weight=logprob", "beta", "esc", "bayes"]
@@ -244,3 +245,31 @@ def compute_curves(data: BankData, specs: Sequence[tuple[str, dict[str, Any]]], 
             if progress is not None:
                 progress(pt)
     return points
+
+
+SWEEP_FILE = "sweep.json"
+
+
+def write_sweep(run_dir: Any, points: Sequence[Point], settings: dict[str, Any]) -> Any:
+    """Save a sweep's points and the settings that produced them as ``sweep.json``."""
+    import json
+    from pathlib import Path
+    path = Path(run_dir) / SWEEP_FILE
+    path.write_text(json.dumps({"version": 1, "settings": settings, "points": [p.to_json() for p in points]},
+                               indent=1, default=str))
+    return path
+
+
+def read_sweep(run_dir: Any) -> tuple[list[Point], dict[str, Any]] | None:
+    """The saved sweep of a run directory, or None when it has none."""
+    import json
+    from pathlib import Path
+    path = Path(run_dir) / SWEEP_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return [Point.from_json(p) for p in data["points"]], data.get("settings", {})
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        from ..errors import StoreError
+        raise StoreError(f"{path} is unreadable ({exc}); rerun ttscale sweep") from None

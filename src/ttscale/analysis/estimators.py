@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
+from scipy.special import gammaln
 
 __all__ = [
     "Estimate",
@@ -174,30 +175,26 @@ def maj_at_k_curve(counts: Sequence[int], correct: Sequence[bool], ks: Sequence[
             w = np.zeros(dp.shape[:2], dtype=object)
             for m in range(mdim):
                 w = w + dp[:, :, m] * Fraction(1, m + 1)
-        for j in range(1, jcap + 1):
-            # ways for the others and the no-answer samples to fill rest = k − j picks
-            conv = np.convolve(w[j], hnone)[: kmax + 1] if no_answer else w[j]
-            cj = comb(counts[ci], j)
-            for idx, k in enumerate(ks):
-                rest = k - j
-                if 0 <= rest < len(conv):
-                    credit[idx] += cj * conv[rest]
+        # ways for the others and the no-answer samples to fill rest = k − j picks:
+        # conv[j, r] = Σ_t w[j, t]·C(no_answer, r − t), one matrix product for every j
+        if no_answer:
+            r_idx = np.arange(kmax + 1)
+            gap = r_idx[None, :] - np.arange(tmax + 1)[:, None]
+            toeplitz = np.where(gap >= 0, hnone[np.clip(gap, 0, kmax)], 0)
+            conv = w @ toeplitz
+        else:
+            conv = w
+        cj = np.array([comb(counts[ci], j) for j in range(jcap + 1)], dtype=dtype)
+        for idx, k in enumerate(ks):
+            js = np.arange(1, min(jcap, k) + 1)
+            rest = k - js
+            keep = rest < conv.shape[1]
+            if keep.any():
+                credit[idx] += (cj[js[keep]] * conv[js[keep], rest[keep]]).sum()
     if dtype is float:
         return [float(cr / comb(n, k)) for cr, k in zip(credit, ks, strict=True)]  # type: ignore[operator]
     from fractions import Fraction
     return [float(Fraction(cr) / comb(n, k)) for cr, k in zip(credit, ks, strict=True)]  # type: ignore[arg-type]
-
-
-def _tie_groups(scores: Sequence[float]) -> list[list[int]]:
-    """Sample indices grouped by equal score, best (largest) group first."""
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])
-    groups: list[list[int]] = []
-    for i in order:
-        if groups and scores[groups[-1][0]] == scores[i]:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    return groups
 
 
 def bon_at_k(scores: Sequence[float], correct: Sequence[bool], k: int,
@@ -228,31 +225,49 @@ def bon_at_k_curve(scores: Sequence[float], correct: Sequence[bool] | Sequence[f
     for k in ks:
         if not 1 <= k <= n:
             raise ValueError(f"need 1 <= k <= n, got n={n}, k={k}")
-    groups = _tie_groups([float(s) for s in scores])
+    sc = np.asarray(scores, dtype=float)
+    order = np.argsort(-sc, kind="stable")
+    srt = sc[order]
+    starts = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]]) if n else np.zeros(0, dtype=int)
+    sizes = np.diff(np.r_[starts, n])
+    vals = np.asarray([float(c) for c in correct])[order]
+    # value credited when the top-scored sample sits at sorted position i; tie groups whose
+    # outcome depends on more than one position (several answer classes under the majority
+    # rule) are added separately below
+    mixed: list[tuple[int, list[int]]] = []
+    if answers is None:
+        value = np.repeat(np.add.reduceat(vals, starts) / sizes, sizes) if n else vals
+    else:
+        ids: dict[str | None, int] = {None: -1}
+        lab = np.asarray([ids.setdefault(a, len(ids)) for a in answers], dtype=np.int64)[order]
+        lo, hi = np.minimum.reduceat(lab, starts), np.maximum.reduceat(lab, starts)
+        single = (lo == hi) & (lo >= 0)
+        value = np.where(np.repeat(single, sizes), vals, 0.0)
+        for gi in np.flatnonzero(~single & (hi >= 0)):
+            a = int(starts[gi])
+            mixed.append((a, [int(i) for i in order[a:a + sizes[gi]]]))
+    pos = np.arange(n)
     out = []
     for k in ks:
-        total = comb(n, k)
-        acc = 0.0
-        above = 0  # samples scored strictly better than the current group
-        for g in groups:
+        # P(the best of a random k-subset sits at sorted position i) = C(n−1−i, k−1)/C(n, k)
+        ok = n - 1 - pos >= k - 1
+        a = (n - 1 - pos)[ok]
+        logw = (gammaln(a + 1) - math.lgamma(k) - gammaln(a - k + 2)) - _log_comb(n, k)
+        acc = float(np.exp(logw) @ value[ok])
+        for start, g in mixed:
             size = len(g)
-            below = n - above - size
-            if answers is None:
-                p_top = (comb(n - above, k) - comb(below, k)) / total
-                acc += p_top * (sum(float(correct[i]) for i in g) / size)
-            else:
-                cc, corr, none = class_counts([answers[i] for i in g], [bool(correct[i]) for i in g])
-                xs = [x for x in range(1, min(size, k) + 1) if k - x <= below]
-                if xs and any(corr):
-                    majs = maj_at_k_curve(cc, corr, xs, none)
-                    acc += sum(comb(size, x) * comb(below, k - x) * m
-                               for x, m in zip(xs, majs, strict=True)) / total
-            above += size
-            if above > n - k:  # every k-subset already has a member at or above this group
-                break
+            below = n - start - size
+            cc, corr, none = class_counts([answers[i] for i in g], [bool(correct[i]) for i in g])  # type: ignore[index]
+            xs = [x for x in range(1, min(size, k) + 1) if k - x <= below]
+            if xs and any(corr):
+                majs = maj_at_k_curve(cc, corr, xs, none)
+                acc += sum(comb(size, x) * comb(below, k - x) * m
+                           for x, m in zip(xs, majs, strict=True)) / comb(n, k)
         out.append(acc)
     return out
 
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 def weighted_maj_at_k(classes: Sequence[int], weights: Sequence[float], correct: Sequence[bool],
                       k: int, *, draws: int = 2000, seed: int = 0) -> Estimate:

@@ -338,6 +338,7 @@ class ProblemStats:
     none: int
     prompt_len: int
     completion: list[int]
+    _walls: dict[tuple[int, ...], list[float]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, ctx: ProblemContext) -> ProblemStats:
@@ -365,10 +366,13 @@ class ProblemStats:
     def n(self) -> int:
         return len(self.samples)
 
-
-def _expected_max(values: list[float], ks: list[int]) -> list[float]:
-    """E[max of a uniformly random k-subset] (the closed form of best-of-k with value = score)."""
-    return bon_at_k_curve(values, values, ks)
+    def expected_wall(self, ks: list[int]) -> list[float]:
+        """E[wall time of one batch of k] = E[slowest of a random k-subset] (memoised)."""
+        key = tuple(ks)
+        if key not in self._walls:
+            lat = [s.latency for s in self.samples]
+            self._walls[key] = bon_at_k_curve(lat, lat, ks)
+        return self._walls[key]
 
 
 def _signal(sample: Sample, scorer: str, verdicts: dict[tuple[str, str, int, str], Verdict]) -> float | None:
@@ -442,7 +446,7 @@ def closed_form_curve(strategy: Strategy, stats: ProblemStats, ks: list[int],
     else:
         return None
     mean_completion = sum(stats.completion) / n
-    walls = _expected_max([s.latency for s in stats.samples], keff)
+    walls = stats.expected_wall(keff)
     out = []
     for a, k, w, vcost in zip(acc, keff, walls, verifier_cost, strict=True):
         tc = TokenCounts(samples=k, prompt=stats.prompt_len, cached=(k - 1) * stats.prompt_len,

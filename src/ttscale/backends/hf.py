@@ -179,6 +179,52 @@ def _write_cache(model: Any, tokenizer: Any, target: Path, source: _Source, gguf
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: candidates examined first for nucleus sampling; widened to the whole vocabulary only
+#: when their mass falls short of top_p (sorting 262k logits per row is the slow path)
+_NUCLEUS_CANDIDATES = 1024
+
+
+def _filtered(logits: Any, config: SamplingConfig) -> tuple[Any, Any]:
+    """Temperature, then top-k, then top-p (nucleus, over the top-k renormalised like HF).
+    Returns (unnormalised probabilities of the candidates, their token ids or None)."""
+    import torch
+
+    scaled = logits / config.temperature if config.temperature != 1.0 else logits
+    vocab = scaled.shape[-1]
+    if config.top_k is None and config.top_p >= 1.0:
+        return (scaled - torch.logsumexp(scaled, -1, keepdim=True)).exp_(), None
+    k = min(config.top_k or _NUCLEUS_CANDIDATES, vocab)
+    vals, idx = torch.topk(scaled, k, dim=-1)  # sorted, largest first
+    norm = torch.logsumexp(scaled if config.top_k is None else vals, -1, keepdim=True)
+    probs = (vals - norm).exp_()
+    if config.top_p < 1.0:
+        before = probs.cumsum(-1) - probs  # mass strictly above each candidate
+        if config.top_k is None and k < vocab and not bool((before[:, -1] + probs[:, -1] >= config.top_p).all()):
+            vals, idx = torch.sort(scaled, dim=-1, descending=True)
+            probs = (vals - norm).exp_()
+            before = probs.cumsum(-1) - probs
+        probs = probs.masked_fill(before >= config.top_p, 0.0)  # the top token always stays
+    return probs, idx
+
+
+def _draw(probs: Any, ids: Any, gen: Any, draws: int) -> Any:
+    """Inverse-CDF sampling: one cumsum + binary search per row, ~15x faster than
+    ``torch.multinomial`` over a 262k vocabulary. A single row serves all ``draws``
+    (the first step, right after the shared prefill)."""
+    import torch
+
+    cdf = probs.cumsum(-1)
+    u = torch.rand(draws, 1, generator=gen, dtype=cdf.dtype)
+    if cdf.shape[0] == 1:
+        pos = torch.searchsorted(cdf[0], (u * cdf[0, -1]).squeeze(-1), right=True)
+    else:
+        pos = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1)
+    pos = pos.clamp_max(cdf.shape[-1] - 1)
+    if ids is None:
+        return pos
+    return ids[0, pos] if ids.shape[0] == 1 else ids.gather(-1, pos[:, None]).squeeze(-1)
+
+
 @dataclass
 class _Row:
     """Per-sample state of the decode loop."""
@@ -195,7 +241,10 @@ class HFBackend:
     """Gemma 3 270M (or any local HF model / GGUF file) in-process, N samples per prefill.
 
     ``dtype``: ``auto`` (bf16 where the CPU computes it natively, else fp32), ``float32``
-    or ``bfloat16``. ``threads``: torch intra-op threads (default: all cores). One
+    or ``bfloat16``. ``threads``: torch intra-op threads; by default all cores, except that
+    each call drops to fewer threads while *other* processes keep the cores busy (see
+    :meth:`pick_threads`; on an oversubscribed 2-core machine 1 thread measured 4-7x faster
+    than 2, whose barrier waits stall whenever a peer process holds a core). One
     generation runs at a time (a single worker thread); concurrent callers queue.
     Counters ``prefills`` and ``decode_steps`` let tests and benchmarks check the work done.
     """
@@ -208,7 +257,9 @@ class HFBackend:
             raise ConfigError("threads", f"must be >= 1, got {threads}")
         torch, _ = _import_torch()
         self._torch = torch
-        torch.set_num_threads(threads or os.cpu_count() or 1)
+        self.threads = threads  # None: chosen per call by pick_threads
+        self._own_load = (0.0, time.monotonic())  # (our busy threads during the last call, when)
+        self.last_threads = 0  # threads used by the last call, for benchmarks and logs
         name = _DTYPES[dtype]
         if name == "auto":
             name = "bfloat16" if _cpu_has_bf16() else "float32"
@@ -263,7 +314,9 @@ class HFBackend:
                                             f"({config.max_tokens}) exceeds the model's "
                                             f"context of {self.max_positions} tokens")
         with self._lock:
-            t0 = time.perf_counter()
+            self.last_threads = self.pick_threads()
+            self._torch.set_num_threads(self.last_threads)
+            t0, cpu0 = time.perf_counter(), time.process_time()
             try:
                 rows = self._decode(ids, n, config, seed)
             except ConfigError:
@@ -271,6 +324,7 @@ class HFBackend:
             except Exception as exc:  # torch/transformers failures end here
                 raise BackendError(f"embedded model failed: {exc}", upstream=self.model) from exc
             latency = time.perf_counter() - t0
+            self._own_load = ((time.process_time() - cpu0) / max(latency, 1e-9), time.monotonic())
         return [self._generation(row, i, len(ids), latency, seed) for i, row in enumerate(rows)]
 
     async def next_token_logprobs(self, prompt: Prompt, candidates: list[str]) -> tuple[dict[str, float], Usage]:
@@ -309,6 +363,23 @@ class HFBackend:
 
     # ---------------------------------------------------------------- internals
 
+    def pick_threads(self) -> int:
+        """Threads for the next call: all cores unless other processes already keep some
+        busy. The 1-minute load average minus our own recent contribution (our CPU/wall
+        ratio in the last call, decayed like the load average) estimates the cores others
+        use; we leave those to them. The thread count does not change which tokens are
+        sampled (checked for 1 vs 2 threads)."""
+        cores = os.cpu_count() or 1
+        if self.threads is not None:
+            return self.threads
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not available on this platform
+            return cores
+        own, when = self._own_load
+        others = load - own * math.exp(-(time.monotonic() - when) / 60.0)
+        return cores if others < 0.75 else max(1, cores - math.ceil(others - 0.25))
+
     def _encode(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt: chat prompts use the tokenizer's chat template when it has
         one; base models (like the default) get a plain ``role: content`` rendering."""
@@ -334,10 +405,10 @@ class HFBackend:
             out = model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True,
                         logits_to_keep=1)
             self.prefills += 1
-            logits = out.logits[:, -1, :].float().expand(n, -1)
+            logits = out.logits[:, -1, :].float()  # one row serves the first n draws
             cache.batch_repeat_interleave(n)
             for step in range(config.max_tokens):
-                tokens, lp, ent, sc = self._step(logits, config, gen)
+                tokens, lp, ent, sc = self._step(logits, config, gen, len(active))
                 keep: list[int] = []
                 for b, row_idx in enumerate(active):
                     row = rows[row_idx]
@@ -368,40 +439,27 @@ class HFBackend:
                 row.text = self._text(row.tokens)
         return rows
 
-    def _step(self, logits: Any, config: SamplingConfig,
-              gen: Any) -> tuple[list[int], list[float], list[float], list[float]]:
-        """Pick one token per row; return (tokens, log-prob, entropy, self-certainty), all
-        measured on the raw T=1 distribution."""
+    def _step(self, logits: Any, config: SamplingConfig, gen: Any,
+              draws: int) -> tuple[list[int], list[float], list[float], list[float]]:
+        """Pick ``draws`` tokens (one per row, or all from a single shared row); return
+        (tokens, log-prob, entropy, self-certainty), measured on the raw T=1 distribution."""
         torch = self._torch
-        logp = torch.log_softmax(logits, dim=-1)
-        vocab = logp.shape[-1]
-        probs = logp.exp()
-        entropy = -(probs * logp).sum(-1)
-        certainty = -logp.mean(-1) - math.log(vocab)  # KL(Uniform ‖ p)
+        lse = torch.logsumexp(logits, -1, keepdim=True)
+        probs = (logits - lse).exp_()
+        entropy = lse[:, 0] - (probs * logits).sum(-1)  # H = lse - sum_j p_j * logit_j
+        certainty = lse[:, 0] - logits.mean(-1) - math.log(logits.shape[-1])  # KL(U || p)
         if config.greedy:
-            tokens = logits.argmax(-1)
+            tokens = logits.argmax(-1).expand(draws)
+        elif config.temperature == 1.0 and config.top_k is None and config.top_p >= 1.0:
+            tokens = _draw(probs, None, gen, draws)
         else:
-            if config.temperature != 1.0 or config.top_k is not None or config.top_p < 1.0:
-                probs = self._sampling_probs(logits, config)
-            tokens = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
-        picked = logp.gather(-1, tokens[:, None]).squeeze(-1)
+            tokens = _draw(*_filtered(logits, config), gen, draws)
+        if logits.shape[0] == 1 and draws > 1:  # the shared first step
+            picked = logits[0, tokens] - lse[0, 0]
+            entropy, certainty = entropy.expand(draws), certainty.expand(draws)
+        else:
+            picked = logits.gather(-1, tokens[:, None]).squeeze(-1) - lse[:, 0]
         return tokens.tolist(), picked.tolist(), entropy.tolist(), certainty.tolist()
-
-    def _sampling_probs(self, logits: Any, config: SamplingConfig) -> Any:
-        """Temperature, then top-k, then top-p (nucleus) filtering."""
-        torch = self._torch
-        scaled = logits / config.temperature
-        if config.top_k is not None and config.top_k < scaled.shape[-1]:
-            kth = torch.topk(scaled, config.top_k, dim=-1).values[:, -1:]
-            scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-        if config.top_p < 1.0:
-            sorted_logits, order = torch.sort(scaled, dim=-1, descending=True)
-            sorted_probs = sorted_logits.softmax(-1)
-            # drop a token when the mass before it already reaches top_p (the top token stays)
-            drop_sorted = (sorted_probs.cumsum(-1) - sorted_probs) >= config.top_p
-            drop = drop_sorted.scatter(-1, order, drop_sorted)
-            scaled = scaled.masked_fill(drop, float("-inf"))
-        return scaled.softmax(-1)
 
     def _text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)

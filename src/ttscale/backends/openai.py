@@ -3,14 +3,17 @@
 Why it looks the way it does:
 
 * **One pooled client and one concurrency limit per upstream.** Backends created for the same
-  base URL (the main model, a judge, the proxy's per-request backends) share one
-  ``httpx.AsyncClient`` (keep-alive connections) and one semaphore, so the limit protects the
-  server rather than each caller. Pools are per event loop because httpx clients cannot
-  cross loops.
+  base URL (the main model, a judge, the proxy's per-request backends) share one pool of
+  keep-alive connections and one semaphore, so the limit protects the server rather than
+  each caller. The pool is a few small ``httpx.AsyncClient``s rather than one big one (see
+  ``_SHARD_CONNECTIONS``), or one client over a caller-supplied ``transport``. Pools are per
+  event loop because httpx clients cannot cross loops.
 * **n in one request.** ``n`` samples of a prompt go upstream as one request so the server
   can share the prompt's prefill. Servers that refuse ``n > 1`` (llama.cpp answers 400 "only
-  one completion choice is allowed") or silently return fewer choices (Ollama) are
-  remembered per upstream, and from then on ``n`` is split into parallel single requests.
+  one completion choice is allowed"), cap it (an error naming ``param: "n"`` with "<= K", as
+  ttscale's model host answers above ``--max-n``) or silently return fewer choices (Ollama)
+  are remembered per upstream, and from then on ``n`` is split into parallel requests of at
+  most the accepted size (single requests when only 1 is accepted).
 * **Seeds.** A request for ``n`` samples forwards ``seed`` unchanged, which is what makes a
   run through ``ttscale serve --model`` reproduce the in-process backend exactly. When the
   samples must be split over several requests, the request starting at sample ``i`` gets
@@ -44,9 +47,10 @@ import logging
 import math
 import os
 import random
+import re
 import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -72,19 +76,36 @@ _N_REJECTION_HINTS = (
 _MAX_MESSAGE = 300
 
 
+#: connections per httpx client; an upstream allowing more concurrency gets several clients,
+#: because httpcore scans every connection of a pool on each request (measured: at 256
+#: connections in one pool the client spends ~1.5 ms more CPU per request than at 1)
+_SHARD_CONNECTIONS = 8
+
+
 @dataclass
 class _Upstream:
-    """The per-(event loop, base URL) pool shared by every backend instance."""
+    """The per-(event loop, base URL) pool shared by every backend instance: one semaphore
+    and one or more keep-alive clients (``shards``), each request on the least busy one."""
 
-    client: httpx.AsyncClient
+    shards: list[httpx.AsyncClient]
     semaphore: asyncio.Semaphore
+    busy: list[int]
     users: int = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.shards[0].is_closed
+
+    async def aclose(self) -> None:
+        for client in self.shards:
+            await client.aclose()
 
 
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Upstream]] = (
     weakref.WeakKeyDictionary())
-#: base URLs that refused (or ignored) n > 1; remembered for the life of the process
-_N_UNSUPPORTED: set[str] = set()
+#: base URL → the largest n it accepted after refusing (or ignoring) a larger one;
+#: remembered for the life of the process
+_N_LIMIT: dict[str, int] = {}
 
 
 class _NRejected(Exception):
@@ -110,14 +131,17 @@ class OpenAIBackend:
     ``timeout``: seconds per request. ``max_retries``: retries after the first attempt.
     ``backoff``: first retry delay in seconds (doubles each time, with jitter, up to
     ``max_backoff``). ``n_per_request``: the most samples asked for in one request
-    (``None``: no limit; ``1``: always single requests).
+    (``None``: no limit; ``1``: always single requests). ``transport``: a factory for the
+    httpx transport of the upstream's pool (called once per pool, which is then one client);
+    ``None`` uses httpx's own connection pool.
     """
 
     def __init__(self, model: str | None = None, *, base_url: str | None = None,
                  api_key: str | None = None, chat: bool | Literal["auto"] = "auto",
                  max_concurrency: int = 64, timeout: float = 60.0, max_retries: int = 5,
                  backoff: float = 0.5, max_backoff: float = 30.0, max_retry_after: float = 60.0,
-                 n_per_request: int | None = None) -> None:
+                 n_per_request: int | None = None,
+                 transport: Callable[[], httpx.AsyncBaseTransport] | None = None) -> None:
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
             raise ConfigError("base_url", "the openai backend needs a server URL: pass --base-url "
@@ -143,6 +167,7 @@ class OpenAIBackend:
         self.max_backoff = float(max_backoff)
         self.max_retry_after = float(max_retry_after)
         self.n_per_request = n_per_request
+        self.transport = transport
         self.display_url = _display_url(self.base_url)
         self._headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         self._loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
@@ -157,12 +182,16 @@ class OpenAIBackend:
         loop = asyncio.get_running_loop()
         pools = _POOLS.setdefault(loop, {})
         up = pools.get(self.base_url)
-        if up is None or up.client.is_closed:
-            limits = httpx.Limits(max_connections=self.max_concurrency,
-                                  max_keepalive_connections=self.max_concurrency)
-            client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(self.timeout),
-                                       limits=limits, headers={"User-Agent": "ttscale"})
-            up = pools[self.base_url] = _Upstream(client, asyncio.Semaphore(self.max_concurrency))
+        if up is None or up.closed:
+            count = 1 if self.transport else -(-self.max_concurrency // _SHARD_CONNECTIONS)
+            per = -(-self.max_concurrency // count)
+            limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+            shards = [httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(self.timeout),
+                                        limits=limits, headers={"User-Agent": "ttscale"},
+                                        transport=self.transport() if self.transport else None)
+                      for _ in range(count)]
+            up = _Upstream(shards, asyncio.Semaphore(self.max_concurrency), [0] * count)
+            pools[self.base_url] = up
         if loop not in self._loops:
             self._loops.add(loop)
             up.users += 1
@@ -184,7 +213,7 @@ class OpenAIBackend:
         up.users -= 1
         if up.users <= 0:
             pools.pop(self.base_url, None)
-            await up.client.aclose()
+            await up.aclose()
 
     # ------------------------------------------------------------------------ generate
 
@@ -197,49 +226,47 @@ class OpenAIBackend:
         if not self.model:
             await self._discover_model(up)
         chat = self.chat if self.chat != "auto" else not isinstance(prompt, str)
-        per = 1 if self.base_url in _N_UNSUPPORTED else (self.n_per_request or n)
+        per = min(self.n_per_request or n, _N_LIMIT.get(self.base_url, n))
         parts = await _all([self._chunk(up, prompt, bool(chat), start, min(per, n - start), config, seed)
                             for start in range(0, n, per)])
         return [g for part in parts for g in part]
 
     async def _chunk(self, up: _Upstream, prompt: Prompt, chat: bool, start: int, count: int,
                      config: SamplingConfig, seed: int | None) -> list[Generation]:
-        """``count`` samples starting at sample ``start`` in one request, splitting into
-        single requests when the upstream turns out not to support ``n > 1``."""
+        """``count`` samples starting at sample ``start`` in one request (seed
+        ``_split_seed(seed, start)``), split further when the upstream turns out to accept
+        fewer per request."""
+        limit = _N_LIMIT.get(self.base_url)
+        if limit is not None and count > limit:
+            return await self._split(up, prompt, chat, start, count, limit, config, seed)
         chunk_seed = _split_seed(seed, start)
-        if count > 1 and self.base_url in _N_UNSUPPORTED:
-            return await self._singles(up, prompt, chat, start, count, config, seed)
         body = self._body(prompt, chat, count, config, chunk_seed)
         try:
             data, latency = await self._post(up, "/chat/completions" if chat else "/completions", body)
-        except _NRejected:
-            self._mark_n_unsupported("rejected n>1")
-            return await self._singles(up, prompt, chat, start, count, config, seed)
+        except _NRejected as exc:
+            limit = _n_cap(str(exc), count)
+            self._learn_n_limit(limit, f"rejected n={count}")
+            return await self._split(up, prompt, chat, start, count, limit, config, seed)
         gens = self._parse(data, chat, count, latency, chunk_seed, start)
-        if len(gens) < count:  # the upstream ignored n (Ollama does): fetch the rest one by one
-            self._mark_n_unsupported(f"returned {len(gens)} of {count} choices")
-            gens += await self._singles(up, prompt, chat, start + len(gens), count - len(gens),
-                                        config, seed)
+        if not gens:
+            raise BackendError(f"{self.display_url} returned no choices", upstream=self.display_url,
+                               status=200)
+        if len(gens) < count:  # the upstream ignored n (Ollama does): fetch the rest
+            self._learn_n_limit(len(gens), f"returned {len(gens)} of {count} choices")
+            gens += await self._split(up, prompt, chat, start + len(gens), count - len(gens),
+                                      len(gens), config, seed)
         return gens
 
-    async def _singles(self, up: _Upstream, prompt: Prompt, chat: bool, start: int, count: int,
-                       config: SamplingConfig, seed: int | None) -> list[Generation]:
-        async def one(i: int) -> Generation:
-            s = _split_seed(seed, i)
-            data, latency = await self._post(up, "/chat/completions" if chat else "/completions",
-                                             self._body(prompt, chat, 1, config, s))
-            gens = self._parse(data, chat, 1, latency, s, i)
-            if not gens:
-                raise BackendError(f"{self.display_url} returned no choices", upstream=self.display_url,
-                                   status=200)
-            return gens[0]
+    async def _split(self, up: _Upstream, prompt: Prompt, chat: bool, start: int, count: int,
+                     per: int, config: SamplingConfig, seed: int | None) -> list[Generation]:
+        parts = await _all([self._chunk(up, prompt, chat, s, min(per, start + count - s), config, seed)
+                            for s in range(start, start + count, per)])
+        return [g for part in parts for g in part]
 
-        return await _all([one(i) for i in range(start, start + count)])
-
-    def _mark_n_unsupported(self, why: str) -> None:
-        if self.base_url not in _N_UNSUPPORTED:
-            log.info("%s %s; splitting n into single requests from now on", self.display_url, why)
-            _N_UNSUPPORTED.add(self.base_url)
+    def _learn_n_limit(self, limit: int, why: str) -> None:
+        if limit < _N_LIMIT.get(self.base_url, limit + 1):
+            log.info("%s %s; asking for at most n=%d per request from now on", self.display_url, why, limit)
+            _N_LIMIT[self.base_url] = limit
 
     def _body(self, prompt: Prompt, chat: bool, n: int, config: SamplingConfig,
               seed: int | None) -> dict[str, Any]:
@@ -310,14 +337,18 @@ class OpenAIBackend:
         url = self.display_url + path
         try:
             async with up.semaphore:
+                shard = up.busy.index(min(up.busy)) if len(up.busy) > 1 else 0
+                up.busy[shard] += 1
                 t0 = time.perf_counter()
-                if body is None:
-                    resp = await up.client.request(method, path, headers=self._headers)
-                else:
-                    content = json.dumps(body).encode()
-                    resp = await up.client.request(
-                        method, path, content=content,
-                        headers={**self._headers, "Content-Type": "application/json"})
+                try:
+                    if body is None:
+                        resp = await up.shards[shard].request(method, path, headers=self._headers)
+                    else:
+                        resp = await up.shards[shard].request(
+                            method, path, content=json.dumps(body).encode(),
+                            headers={**self._headers, "Content-Type": "application/json"})
+                finally:
+                    up.busy[shard] -= 1
                 latency = time.perf_counter() - t0
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out after {self.timeout:g}s ({type(exc).__name__})") from None
@@ -338,8 +369,8 @@ class OpenAIBackend:
             if not isinstance(data, dict) or (method == "POST" and not isinstance(data.get("choices"), list)):
                 raise _Retryable("the response is not a completion object", status)
             return data, latency
-        message = _error_message(resp)
-        if body is not None and body.get("n", 1) > 1 and _is_n_rejection(status, message):
+        message, param = _error_info(resp)
+        if body is not None and body.get("n", 1) > 1 and _is_n_rejection(status, message, param):
             raise _NRejected(message)
         if status in _RETRY_STATUSES or status >= 500:
             delay = _retry_after(resp.headers.get("retry-after")) if status in (429, 503) else None
@@ -516,22 +547,38 @@ def _split_seed(seed: int | None, start: int) -> int | None:
     return derive_seed(seed, "n-split", start)
 
 
-def _error_message(resp: httpx.Response) -> str:
+def _error_info(resp: httpx.Response) -> tuple[str, str | None]:
+    """(message, param) of an error response, OpenAI-style or not."""
     try:
         data = resp.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        return resp.text.strip()[:_MAX_MESSAGE]
+        return resp.text.strip()[:_MAX_MESSAGE], None
     err = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("detail") or err)[:_MAX_MESSAGE]
-    return str(err)[:_MAX_MESSAGE]
+        param = err.get("param")
+        return (str(err.get("message") or err.get("detail") or err)[:_MAX_MESSAGE],
+                param if isinstance(param, str) else None)
+    return str(err)[:_MAX_MESSAGE], None
 
 
-def _is_n_rejection(status: int, message: str) -> bool:
+_N_CAP = re.compile(r"(?:<=|≤|at most|less than or equal to|no more than|maximum(?: value)?(?: of| is)?)"
+                    r"\s*(\d+)", re.IGNORECASE)
+
+
+def _n_cap(message: str, asked: int) -> int:
+    """The largest n a rejection message allows (e.g. "n: must be <= 16"), else 1."""
+    found = _N_CAP.search(message)
+    cap = int(found.group(1)) if found else 1
+    return cap if 1 <= cap < asked else 1
+
+
+def _is_n_rejection(status: int, message: str, param: str | None = None) -> bool:
     """Does this error say "n > 1 is not supported"? Matched on the message, since servers
     differ in status (400, 422, 500) and wording."""
     if status == 429 or status < 400:
         return False
+    if param == "n":
+        return True
     text = message.lower()
     return any(h in text for h in _N_REJECTION_HINTS)
 

@@ -20,11 +20,12 @@ over HTTP stores the same numbers as the in-process backend.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import SamplingConfig, validate_model
 from ..errors import ConfigError
@@ -81,7 +82,7 @@ class _SamplingFields(WireModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     top_k: int | None = Field(None, ge=-1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)  # int64, as OpenAI documents
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     user: str | None = None
@@ -113,8 +114,25 @@ def parse_request(cls: type[T], data: Any) -> T:
     ``messages.0.role``)."""
     if not isinstance(data, dict):
         raise ConfigError("body", f"expected a JSON object, got {type(data).__name__}")
-    result: T = validate_model(cls, data)
-    return result
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(_param(err["loc"]) or cls.__name__, err["msg"]) from None
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    """The field path of a pydantic error location without union-member tags:
+    ``("stop", "str")`` → ``stop``, ``("messages", 0, "role")`` → ``messages.0.role``,
+    ``("ttscale", "answer")`` → ``ttscale.answer``. Wire field names are snake_case; tags are
+    type names (``str``, ``list[str]``, ``TTScaleOptions``, ``function-after[...]``)."""
+    keep = [str(x) for x in loc
+            if isinstance(x, int) or (_FIELD.fullmatch(x) and x not in _TYPE_TAGS)]
+    return ".".join(keep)
+
+
+_FIELD = re.compile(r"[a-z_][a-z0-9_]*")
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "tuple", "none", "bytes"})
 
 
 # --------------------------------------------------------------------------------- responses

@@ -372,8 +372,7 @@ class ProxyService:
             for o in outcomes:
                 store.put_problems([o.problem])
                 store.put_samples(o.samples)
-                store.put_decisions(o.decision.strategy if not o.decision.params else
-                                    _label(o.decision), [o.decision])
+                store.put_decisions(plan.strategy.label, [o.decision])
 
         fut = asyncio.ensure_future(asyncio.to_thread(write))
         self._writes.add(fut)
@@ -409,11 +408,6 @@ class ProxyService:
             self.store.close()
 
 
-def _label(d: Decision) -> str:
-    items = ",".join(f"{k}={v}" for k, v in d.params.items())
-    return f"{d.strategy}:{items}"
-
-
 def _representative(d: Decision, drawn: list[Sample]) -> tuple[str, str]:
     """The text returned for a decision: the strategy's representative sample; when no
     sample had an answer, the first sample drawn (so a client always gets the model's text)."""
@@ -440,7 +434,7 @@ def _usage(outcomes: list[Outcome]) -> UsageInfo:
 
 def _info(plan: Plan, o: Outcome) -> DecisionInfo:
     d = o.decision
-    return DecisionInfo(strategy=_label(d) if d.params else d.strategy, answer=d.answer, votes=d.votes,
+    return DecisionInfo(strategy=plan.strategy.label, answer=d.answer, votes=d.votes,
                         confidence=d.confidence, samples=d.samples_used, verifier_calls=d.verifier_calls,
                         cost=d.usage.cost, upstream_model=plan.upstream_model)
 

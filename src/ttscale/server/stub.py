@@ -14,7 +14,8 @@ request from ``faults`` (then ``always`` applies to every later request):
 ``503``, ``truncated`` (200 with half a JSON body), ``garbage`` (200 with non-JSON), ``drop``
 (close the connection without answering), ``status:NNN`` (that status with an error body).
 ``reject_n``: answer n>1 with llama.cpp's 400 "Only one completion choice is allowed";
-``ignore_n``: answer n>1 with one choice (as Ollama does).
+``ignore_n``: answer n>1 with one choice (as Ollama does). ``fixed``: render one response
+per request shape and reuse it, ignoring seeds (the cheapest upstream, for benchmarks).
 
 Run ``python -m ttscale.server.stub --port 0`` for a separate process (prints its URL).
 """
@@ -47,7 +48,7 @@ class StubUpstream:
                  faults: Iterable[str] = (), always: str | None = None, reject_n: bool = False,
                  ignore_n: bool = False, retry_after: float = 1.0, hang: float = 30.0,
                  tokens: int = 8, latency: float = 0.0, api_key: str | None = None,
-                 port: int = 0) -> None:
+                 port: int = 0, fixed: bool = False) -> None:
         self.answers = dict(answers or {"42": 1.0})
         self.template = template
         self.model = model
@@ -61,6 +62,8 @@ class StubUpstream:
         self.latency = latency
         self.api_key = api_key
         self.port = port  # for the threaded mode; 0 = any free port
+        self.fixed = fixed  # reuse one rendered response per request shape (ignores seed): benchmarks
+        self._cache: dict[str, bytes] = {}
         self.requests: list[dict[str, Any]] = []  # every decoded POST body, in arrival order
         self.url = ""
         self._server: asyncio.Server | None = None
@@ -152,7 +155,7 @@ class StubUpstream:
         elif req.get("n", 1) > 1 and self.reject_n:
             self._send(writer, 400, _error("Only one completion choice is allowed"))
         else:
-            payload = json.dumps(self._completion(req, chat=path.endswith("/chat/completions"))).encode()
+            payload = self._payload(req, chat=path.endswith("/chat/completions"))
             if fault == "truncated":
                 payload = payload[: len(payload) // 2]
             elif fault == "garbage":
@@ -160,6 +163,14 @@ class StubUpstream:
             self._send(writer, 200, payload)
         await writer.drain()
         return True
+
+    def _payload(self, req: dict[str, Any], *, chat: bool) -> bytes:
+        if not self.fixed:
+            return json.dumps(self._completion(req, chat=chat)).encode()
+        key = json.dumps([chat, {k: v for k, v in req.items() if k != "seed"}], sort_keys=True)
+        if key not in self._cache:
+            self._cache[key] = json.dumps(self._completion(req, chat=chat)).encode()
+        return self._cache[key]
 
     def _completion(self, req: dict[str, Any], *, chat: bool) -> dict[str, Any]:
         n = 1 if self.ignore_n else int(req.get("n", 1))
@@ -218,10 +229,13 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--tokens", type=int, default=8)
     p.add_argument("--answers", default='{"42": 0.6, "41": 0.3, "7": 0.1}', help="JSON answer → probability")
+    p.add_argument("--fixed", action="store_true",
+                   help="render one response per request shape and reuse it (seeds ignored): "
+                        "the cheapest possible upstream, for client benchmarks")
     args = p.parse_args()
 
     async def run() -> None:
-        stub = StubUpstream(answers=json.loads(args.answers), tokens=args.tokens)
+        stub = StubUpstream(answers=json.loads(args.answers), tokens=args.tokens, fixed=args.fixed)
         print(f"stub: listening on {await stub.serve(args.host, args.port)}", flush=True)
         await asyncio.Event().wait()
 

@@ -16,11 +16,14 @@ garbled connection). ``https`` URLs go to httpx's default transport.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
 
-__all__ = ["LeanTransport"]
+__all__ = ["LeanTransport", "lean_backend"]
+
+log = logging.getLogger("ttscale.proxy")
 
 _MAX_HEADER_LINES = 200
 
@@ -167,21 +170,34 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
 
 def lean_backend(**kwargs: Any) -> Any:
-    """An :class:`~ttscale.backends.openai.OpenAIBackend` whose pooled client uses
+    """An :class:`~ttscale.backends.openai.OpenAIBackend` whose pooled httpx client(s) use
     :class:`LeanTransport`. Everything else (retries, n-splitting, parsing, key redaction,
-    one pool per upstream shared by all its backends) is the HTTP backend's own."""
+    one pool per upstream shared by all its backends) is the HTTP backend's own; only the
+    clients of the pool it creates are swapped, once per pool. Should the pool's layout be
+    one this adapter does not know, the backend keeps its default transport (and says so)."""
     from ..backends import openai as http_backend
 
     class LeanOpenAIBackend(http_backend.OpenAIBackend):
         def _upstream(self) -> Any:
-            loop = asyncio.get_running_loop()
-            pools = http_backend._POOLS.setdefault(loop, {})
-            up = pools.get(self.base_url)
-            if up is None or up.client.is_closed:
-                client = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(self.timeout),
-                                           headers={"User-Agent": "ttscale"},
-                                           transport=LeanTransport(self.max_concurrency))
-                pools[self.base_url] = http_backend._Upstream(client, asyncio.Semaphore(self.max_concurrency))
-            return super()._upstream()  # the base class does the per-loop user accounting
+            up = super()._upstream()
+            if not getattr(up, "_lean", False):
+                _make_lean(up, self)
+            return up
 
     return LeanOpenAIBackend(**kwargs)
+
+
+def _make_lean(up: Any, backend: Any) -> None:
+    """Swap the pool's httpx clients for one lean client (once per pool)."""
+    up._lean = True
+    client = httpx.AsyncClient(base_url=backend.base_url, timeout=httpx.Timeout(backend.timeout),
+                               headers={"User-Agent": "ttscale"},
+                               transport=LeanTransport(backend.max_concurrency))
+    # the replaced clients are left to the garbage collector, not closed: another backend
+    # on the same URL might be using one right now
+    if isinstance(getattr(up, "shards", None), list):
+        up.shards[:] = [client] * len(up.shards)
+    elif isinstance(getattr(up, "client", None), httpx.AsyncClient):
+        up.client = client
+    else:
+        log.warning("unknown HTTP backend pool layout; the proxy keeps httpx's default transport")

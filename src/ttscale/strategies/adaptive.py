@@ -96,7 +96,7 @@ _GRID = 256
 
 @lru_cache(maxsize=262144)
 def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0,
-             pair_share: float | None = None) -> tuple[float, float]:
+             pair_share: float | None = None, calibration: float = 1.0) -> tuple[float, float]:
     """(gain, P(leader is the mode)) for a leader with ``a`` votes against a runner-up with
     ``b``, when ``horizon`` more votes between the two would still come.
 
@@ -124,8 +124,8 @@ def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0,
     flip = binom.cdf(k, h, q)
     if pair_share is None:  # accuracy = P(answer is the true mode)
         gain = float((w * np.where(q < 0.5, flip, -flip)).sum())
-    else:  # accuracy = the chosen answer's share (self-consistency as calibration)
-        gain = float((w * (1 - 2 * q) * flip).sum()) * pair_share
+    else:  # switching to the true mode is worth the pair's share times |1 - 2q|^calibration
+        gain = float((w * np.abs(1 - 2 * q) ** calibration * np.where(q < 0.5, flip, -flip)).sum()) * pair_share
     return max(gain, 0.0), p_mode
 
 
@@ -251,6 +251,8 @@ class BayesStop(_Adaptive):
 class VOIParams(AdaptiveParams):
     epsilon: float = Field(0.01, gt=0.0, lt=1.0,
                            description="stop when drawing to max_samples would raise P(answer = mode) by less")
+    calibration: float = Field(1.0, ge=0.0, le=4.0, description="how little a near-tie is worth: "
+                               "switching to the true mode gains pair share × |share gap|^calibration")
     model: Literal["share", "mode"] = Field(
         "share", description="what more samples are worth: share = the answer's vote share is its "
                              "chance of being right; mode = answering the true mode is right")
@@ -298,7 +300,8 @@ class ValueOfInformation(_Adaptive):
         # quarter-vote resolution: finer differences do not matter, and equal states share
         # one cached estimate
         share = None if self.params.model == "mode" else round(sum(c[:2]) / (len(samples) + 1), 2)
-        gain, p = voi_gain(round(a * 4) / 4, round(b * 4) / 4, round(horizon), self.params.prior, share)
+        gain, p = voi_gain(round(a * 4) / 4, round(b * 4) / 4, round(horizon), self.params.prior, share,
+                           self.params.calibration)
         return len(samples) >= self.params.min_samples and gain < self.params.epsilon, p
 
     def batch_size(self, view: View, samples: list[Sample]) -> int:

@@ -109,7 +109,7 @@ _CUT = re.compile(r",\s*(?:which|where|when|achieved|attained|because|since|as|s
                   r"occurring|given|i\.e\.)\b|\s+(?:because|since|which|where|when|achieved|attained|"
                   r"occurring|if\s+and\s+only\s+if)\b|\.\s*$", re.IGNORECASE)
 _VERB = re.compile(r"\s(?:is|are|equals?|was|be|becomes|gives)\s+(?:equal\s+to\s+|exactly\s+|given\s+by\s+|"
-                   r"simply\s+|always\s+|just\s+)?|\s*(?<![<>!])=(?!=)\s*|\s*≡\s*", re.IGNORECASE)
+                   r"simply\s+|always\s+|just\s+)?|\s*(?<![<>!])=(?!=)\s*|\s*(?:≡|\\equiv)\s*", re.IGNORECASE)
 _THERE = re.compile(r"^there\s+(?:are|is|exist|exists)\s+(?:exactly\s+|only\s+)?(\S+)", re.IGNORECASE)
 
 
@@ -141,6 +141,8 @@ def _main_expression(sentence: str) -> str | None:
         return None
     tail = head[found[-1].end():].strip().rstrip(".")
     tail = re.sub(r"^(?:the\s+)?(?:number|value|answer)\s+", "", tail, flags=re.IGNORECASE)
+    tail = re.sub(r"\s*(?:\\pmod\s*\{[^}]*\}|\\pmod\s*\S+|\(\s*mod\s+[^)]*\)|\bmod(?:ulo)?\s+\S+)\s*$", "", tail,
+                  flags=re.IGNORECASE)
     tail = re.sub(r"\s+(?:ways?|pairs?|strings?|values?|solutions?|integers?|numbers?|terms?|"
                   r"permutations?|sequences?|elements?|subsets?)\b.*$", "", tail, flags=re.IGNORECASE)
     return tail.strip() or None

@@ -31,6 +31,9 @@ __all__ = ["FactsTask", "normalize_fact", "load_families"]
 _SOURCE = "ttscale/tasks/data/facts.json"
 _PUNCT = re.compile(r"[^\w\s'-]")
 _ARTICLE = re.compile(r"^(the|a|an)\s+")
+# a line break, or a control token the tokenizer decodes as text (the GGUF Gemma vocabulary
+# spells "<start_of_image>" out, and the model sometimes emits it where a newline belongs)
+_END = re.compile(r"\n|<[a-z][a-z_]*>")
 
 
 def normalize_fact(text: str) -> str | None:
@@ -38,9 +41,10 @@ def normalize_fact(text: str) -> str | None:
     punctuation and one leading article dropped, spaces collapsed; None when empty.
 
     Why so lenient: the base model writes " Paris.", "the Hague" or "Bogotá" for the same
-    fact, and votes must merge them; anything after the first newline is the model
-    starting the next few-shot block, not part of the answer."""
-    line = text.strip().split("\n", 1)[0].strip()
+    fact, and votes must merge them; anything after the first newline (or a control token
+    such as ``<start_of_image>``) is the model starting the next few-shot block, not part
+    of the answer."""
+    line = _END.split(text.strip(), 1)[0].strip()
     line = unicodedata.normalize("NFKD", line).encode("ascii", "ignore").decode()
     line = _PUNCT.sub(" ", line.lower())
     line = _ARTICLE.sub("", line.strip())

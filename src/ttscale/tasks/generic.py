@@ -59,8 +59,10 @@ class RowsTask(AnswerTask):
         self.source = source or ("inline rows" if rows is not None else "")
         self.dataset = dataset if dataset is not None else (
             None if path or data_files or rows is not None else self.default_dataset)
-        self.config = config if config is not None else self.default_config
-        self.split = split if split is not None else self.default_split
+        # the default config/split belong to the default dataset, not to one the user names
+        own = dataset is None or dataset == self.default_dataset
+        self.config = config if config is not None else (self.default_config if own else None)
+        self.split = split if split is not None else (self.default_split if own else None)
         if self.path is None and self.data_files is None and self.dataset is None and rows is None:
             raise ConfigError("path", f"task {self.name!r} needs path=FILE, data_files=... or dataset=NAME")
         unknown = set(fields or {}) - {"question", "answer", "id"} - set(self._extra_fields())

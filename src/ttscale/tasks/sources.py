@@ -1,9 +1,10 @@
 """Reading rows from datasets and files, and turning them into Problems without losing any.
 
 Every loader reads through ``datasets.load_dataset`` — a hub name (``openai/gsm8k``), a
-local dataset directory, or local files passed as ``data_files`` (JSONL/JSON, CSV,
-Parquet) — so the code path users run against the hub is the one the tests run against
-local fixtures. Rows then pass through :func:`convert_rows`, which validates each one.
+local dataset directory, or local files passed as ``data_files``/``path`` (CSV, Parquet) —
+so the code path users run against the hub is the one the tests run against local
+fixtures. One exception: a single JSON/JSONL file given as ``path=`` is read line by line
+as written (see :func:`_read_json_file` for why), so row numbers are line numbers. Rows then pass through :func:`convert_rows`, which validates each one.
 
 Why the care with bad rows: a benchmark that silently drops a tenth of its problems reports
 a wrong accuracy. So a malformed row (missing field, wrong type, empty answer) is either
@@ -85,6 +86,8 @@ def read_rows(*, dataset: str | None = None, config: str | None = None, split: s
     for f in files:
         if not Path(f).exists():
             raise ConfigError("path", f"no such file: {f}")
+    if path is not None and _builder_for(files) == "json":
+        return _read_json_file(Path(path)), str(path)
     ds = _datasets()
     try:
         if files:
@@ -92,7 +95,11 @@ def read_rows(*, dataset: str | None = None, config: str | None = None, split: s
             data = ds.load_dataset(_builder_for(files), data_files=files, split="train")
         elif dataset:
             source = dataset + (f" ({config})" if config else "") + (f" [{split}]" if split else "")
-            data = ds.load_dataset(dataset, config, split=split or "train")
+            data = ds.load_dataset(dataset, config, split=split)
+            if split is None:  # a DatasetDict: fine when there is only one split
+                if len(data) != 1:
+                    raise ConfigError("split", f"{dataset} has splits {', '.join(data)}; choose one with split=")
+                data = next(iter(data.values()))
         else:
             raise ConfigError("dataset", "give a dataset name, a local dataset directory, or path=FILE")
     except (ConfigError, MissingDependencyError):
@@ -105,6 +112,36 @@ def read_rows(*, dataset: str | None = None, config: str | None = None, split: s
     except Exception as exc:  # pyarrow/json parse errors, hub errors: name the source
         raise DataError(f"cannot read: {type(exc).__name__}: {exc}", source=", ".join(files) or dataset) from None
     return [dict(r) for r in data], source
+
+
+def _read_json_file(path: Path) -> list[Any]:
+    """A local JSON Lines file (or one JSON array), read as written.
+
+    Why not ``datasets`` here: its JSON builder stores a column of mixed types as JSON
+    *text* and decodes every value back, so the string ``"14"`` comes back as the number
+    14 — a malformed-row check could then neither trust types nor report the row a user
+    sees. A line that is not JSON becomes a row error (reported with its line number)."""
+    import gzip
+    import json
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        text = f.read()
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not valid JSON: {exc}", source=str(path)) from None
+        return list(data)
+    rows: list[Any] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            rows.append(DataError(f"not valid JSON: {exc.msg}", source=str(path), row=line_no))
+    return rows
 
 
 # --- field access --------------------------------------------------------------------------
@@ -172,6 +209,8 @@ def convert_rows(rows: Iterable[Mapping[str, Any]], convert: Callable[[Mapping[s
     seen: dict[str, int] = {}
     for row_no, row in enumerate(rows, start=1):
         try:
+            if isinstance(row, DataError):  # a line that did not parse
+                raise row
             if not isinstance(row, Mapping):
                 raise DataError(f"expected an object, got {type(row).__name__}", source=source, row=row_no)
             problem = convert(row, row_no)

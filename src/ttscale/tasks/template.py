@@ -3,7 +3,8 @@
 A template is chat (system + user messages, few-shot examples as user/assistant turns) or
 completion (one text: instruction, shots, then the query — what a base model like the
 embedded Gemma 270M continues best). Placeholders are ``{field}`` for identifier-like names
-only, so LaTeX braces such as ``\\boxed{}`` or ``\\frac{a}{b}`` in a template are left alone;
+not glued to a LaTeX command or group, so ``\\boxed{}``, ``\\frac{a}{b}`` or ``x^{n}`` in a
+template are left alone;
 a placeholder the problem does not provide is a :class:`ConfigError`, not a silent blank.
 """
 
@@ -21,7 +22,8 @@ from ..types import Message, Prompt
 
 __all__ = ["PromptTemplate", "fill", "DEFAULT_TEMPLATES"]
 
-_SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# a slot is {name} not glued to a LaTeX command or group: "\\frac{a}{b}", "x^{n}", "\\text{cm}" stay
+_SLOT = re.compile(r"(?<![\w}^_\\])\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def fill(template: str, fields: Mapping[str, Any], *, where: str = "template") -> str:

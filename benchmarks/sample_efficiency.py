@@ -1,0 +1,307 @@
+"""Sample efficiency of adaptive stopping: SC@max vs beta, dirichlet, esc, bayes and ours (voi).
+
+Banks (every one with ≥ 40 samples per problem; all rules are capped at 40):
+
+- ``facts``: the embedded Gemma 3 270M on the built-in `facts` task, 40 samples per problem,
+  drawn once and cached (small) in ``benchmarks/data/facts_gemma3_270m_n40.jsonl``
+  (``--regenerate`` draws it again with the same seed);
+- ``champ``: CHAMP's 72 real responses per problem (GPT-3.5/GPT-4/GPT-4 Turbo/PaLM 2 under 18
+  prompt settings — a model/prompt ensemble, not i.i.d. samples; tokens estimated);
+- synthetic banks with planted answer distributions: the correct answer's share and the
+  number of distractors vary per problem; ``+signal`` plants a length/likelihood signal
+  (correct paths shorter, likelier), ``flat`` none.
+
+Every rule runs through the same code as live runs (``strategy.decide(view)``) over ≥ 50
+seeded orderings of each bank; accuracy is mean ± s.e. over orderings. Thresholds/windows
+are swept to draw each rule's trade-off curve, and the goal's ratios are printed:
+
+1. at accuracy ≥ SC@max − 0.15 points: ours' samples / the fewest samples of any beta, esc or
+   bayes setting reaching that accuracy (goal ≤ 0.75), for ours' best setting and its default;
+2. ours' default tokens / beta's at its default threshold, with the accuracy difference
+   (goal ≤ 0.7 at accuracy within 0.2 points).
+
+Run: ``python benchmarks/sample_efficiency.py [--orderings 50] [--banks facts,champ,...]``;
+``--write`` replaces the ``## sample_efficiency`` section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ttscale.config import derive_seed
+from ttscale.runner import make_strategy
+from ttscale.strategies.base import Done, View
+from ttscale.types import Sample, Usage
+
+HERE = Path(__file__).resolve().parent
+FACTS_CACHE = HERE / "data" / "facts_gemma3_270m_n40.jsonl"
+CAP = 40
+POINT = 0.01  # one accuracy point (accuracy is a fraction)
+
+
+@dataclass
+class Item:
+    """One problem of a bank: its samples (answers already canonical) and which answers are right."""
+
+    pid: str
+    samples: list[Sample]
+    correct: frozenset[str]
+
+
+# --- banks ---------------------------------------------------------------------------------------
+
+def facts_bank(regenerate: bool = False) -> list[Item]:
+    if regenerate or not FACTS_CACHE.exists():
+        _draw_facts()
+    items = []
+    for line in FACTS_CACHE.read_text().splitlines():
+        row = json.loads(line)
+        ss = [Sample(problem_id=row["id"], index=i, text=t, answer=a, usage=Usage(completion_tokens=k),
+                     logprob_mean=lp, self_certainty_mean=sc)
+              for i, (t, a, k, lp, sc) in enumerate(zip(row["texts"], row["answers"], row["tokens"],
+                                                        row["logprob"], row["self_certainty"], strict=True))]
+        items.append(Item(row["id"], ss, frozenset(row["correct"])))
+    return items
+
+
+def _draw_facts(seed: int = 0) -> None:
+    """Draw 40 samples per facts problem with the embedded model (minutes on 2 CPU cores)."""
+    from ttscale.engine import Engine, LiveSource
+    from ttscale.registry import backends, tasks
+    from ttscale.store import Store
+
+    task = tasks.create("facts")
+    problems = task.load()[:30]
+    store = Store(HERE / "data" / ".facts_draw")
+    backend = backends.create("hf")
+    engine = Engine(task, LiveSource(backend, store, task, seed=seed), store=store, concurrency=1)
+    t0 = time.monotonic()
+    asyncio.run(engine.run(problems, make_strategy(f"sc:n={CAP}")))
+    asyncio.run(backend.aclose())
+    print(f"drew the facts bank in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    FACTS_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with open(FACTS_CACHE, "w") as f:
+        for p in problems:
+            ss = sorted(store.get_samples(p.id, "main").values(), key=lambda s: s.index)[:CAP]
+            answers = [s.answer for s in ss]
+            f.write(json.dumps({
+                "id": p.id, "texts": [s.text for s in ss], "answers": answers,
+                "tokens": [s.usage.completion_tokens for s in ss], "logprob": [s.logprob_mean for s in ss],
+                "self_certainty": [s.self_certainty_mean for s in ss],
+                "correct": sorted({a for a in answers if a is not None and task.is_correct(a, p)})}) + "\n")
+    store.close()
+
+
+def champ_bank() -> list[Item]:
+    from ttscale.tasks.champ import ChampTask, champ_samples, merge_answers
+
+    task = ChampTask(equivalence="canonical")
+    problems = task.load()
+    samples = merge_answers(task, problems, champ_samples(task, problems, per_model_streams=False))
+    by: dict[str, list[Sample]] = {}
+    for s in samples:
+        by.setdefault(s.problem_id, []).append(s)
+    items = []
+    for p in problems:
+        ss = sorted(by.get(p.id, []), key=lambda s: s.index)
+        ok = frozenset(a for a in {s.answer for s in ss} if a is not None and task.is_correct(a, p))
+        items.append(Item(p.id, ss, ok))
+    return items
+
+
+def synthetic_bank(seed: int, *, problems: int = 150, n: int = CAP, signal: bool, hard: float,
+                   skew: float = 2.0) -> list[Item]:
+    """Planted answer distributions. Per problem the correct share is drawn from a mixture of
+    easy / medium / hard problems (``hard`` = share of hard ones), with 1–6 distractors taking
+    the rest in random proportions (``u**skew`` for uniform u: larger skew, one dominant
+    distractor more often) and 5% no-answer samples. With ``signal`` correct paths are
+    shorter (log-normal tokens, median 200 vs 300) and likelier (mean log-prob −0.30 vs −0.45);
+    without, both are drawn from one distribution."""
+    rng = random.Random(seed)
+    items = []
+    for p in range(problems):
+        u = rng.random()
+        pc = rng.uniform(0.05, 0.4) if u < hard else (rng.uniform(0.4, 0.8) if u < hard + 0.3 else rng.uniform(0.8, 1.0))
+        k = rng.randint(1, 6)
+        rest = [rng.random() ** skew for _ in range(k)]
+        shares = {"c": pc * 0.95, **{f"w{i}": (1 - pc) * 0.95 * r / sum(rest) for i, r in enumerate(rest)}, "": 0.05}
+        keys, weights = list(shares), list(shares.values())
+        ss = []
+        for i in range(n):
+            a = rng.choices(keys, weights)[0]
+            ok = a == "c"
+            mu_t, mu_l = (math.log(200), -0.30) if (ok or not signal) else (math.log(300), -0.45)
+            ss.append(Sample(problem_id=f"s{p}", index=i, text=f"The answer is {a}", answer=a or None,
+                             usage=Usage(completion_tokens=max(1, int(math.exp(rng.gauss(mu_t, 0.35))))),
+                             logprob_mean=rng.gauss(mu_l, 0.12)))
+        items.append(Item(f"s{p}", ss, frozenset({"c"})))
+    return items
+
+
+# --- replay --------------------------------------------------------------------------------------
+
+def run_one(strategy: Any, item: Item, ordering: int) -> tuple[bool, int, int]:
+    """One problem under one ordering, through ``strategy.decide`` exactly as the engine would
+    call it (draws clipped to the bank; ``finalize`` once it runs out)."""
+    order = item.samples[:]
+    random.Random(derive_seed(ordering, item.pid)).shuffle(order)
+    view = View(samples=[])
+    pos = 0
+    for _ in range(10_000):
+        action = strategy.decide(view) if pos < len(order) else strategy.finalize(view)
+        if isinstance(action, Done):
+            used = view.samples
+            return (action.answer in item.correct, len(used), sum(s.usage.completion_tokens for s in used))
+        take = order[pos:pos + action.n]
+        pos += len(take)
+        view.samples.extend(take)
+    raise RuntimeError(f"{strategy.label} did not finish")
+
+
+@dataclass
+class Row:
+    family: str
+    spec: str
+    accuracy: float
+    se: float
+    samples: float
+    tokens: float
+
+
+def evaluate(spec: str, bank: list[Item], orderings: int) -> Row:
+    strategy = make_strategy(spec)
+    per_order, n_used, toks = [], 0, 0
+    for o in range(orderings):
+        hits = 0
+        for item in bank:
+            ok, k, t = run_one(strategy, item, o)
+            hits += ok
+            n_used += k
+            toks += t
+        per_order.append(hits / len(bank))
+    m = sum(per_order) / len(per_order)
+    se = math.sqrt(sum((a - m) ** 2 for a in per_order) / (len(per_order) - 1) / len(per_order))
+    runs = orderings * len(bank)
+    return Row(spec.split(":")[0], spec, m, se, n_used / runs, toks / runs)
+
+
+SWEEPS = {
+    "sc": [f"sc:n={CAP}"],
+    "beta": [f"beta:threshold={t}" for t in (0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)],
+    "dirichlet": ["dirichlet:threshold=0.95", "dirichlet:threshold=0.99"],
+    "esc": [f"esc:window={w}" for w in (2, 3, 4, 5, 6, 8)],
+    "bayes": [f"bayes:threshold={b}" for b in (3, 10, 30, 100, 300, 1000)],
+    "voi": [f"voi:epsilon={e}" for e in (0.05, 0.03, 0.01, 0.005, 0.002, 0.001)],
+}
+DEFAULTS = {"beta": "beta:threshold=0.95", "voi": "voi:epsilon=0.01"}
+
+
+def compare(rows: list[Row]) -> dict[str, Any]:
+    """The goal's two ratios on one bank."""
+    sc = next(r for r in rows if r.family == "sc")
+    target = sc.accuracy - 0.15 * POINT
+    base = [r for r in rows if r.family in ("beta", "esc", "bayes") and r.accuracy >= target]
+    ours = [r for r in rows if r.family == "voi" and r.accuracy >= target]
+    best_base = min(base, key=lambda r: r.samples) if base else None
+    best_ours = min(ours, key=lambda r: r.samples) if ours else None
+    default = next(r for r in rows if r.spec == DEFAULTS["voi"])
+    beta = next(r for r in rows if r.spec == DEFAULTS["beta"])
+    out: dict[str, Any] = {"target": target, "best_base": best_base, "best_ours": best_ours, "default": default}
+    if best_base:
+        out["best_ratio"] = best_ours.samples / best_base.samples if best_ours else None
+        out["default_ratio"] = default.samples / best_base.samples if default.accuracy >= target else None
+    out["token_ratio"] = default.tokens / beta.tokens
+    out["token_acc_diff"] = (default.accuracy - beta.accuracy) / POINT
+    return out
+
+
+def report(name: str, rows: list[Row], cmp: dict[str, Any], note: str = "") -> str:
+    lines = [f"### {name}", ""]
+    if note:
+        lines += [note, ""]
+    lines += ["| rule | setting | accuracy ± s.e. | mean samples | mean tokens |", "|---|---|---|---|---|"]
+    for r in rows:
+        setting = r.spec.partition(":")[2] or "-"
+        star = " (default)" if r.spec in DEFAULTS.values() else ""
+        lines.append(f"| {r.family} | {setting}{star} | {r.accuracy:.4f} ± {r.se:.4f} | {r.samples:.2f} | {r.tokens:.1f} |")
+    bb, bo = cmp["best_base"], cmp["best_ours"]
+    lines.append("")
+    lines.append(f"- target accuracy (SC@{CAP} − 0.15 points): {cmp['target']:.4f}")
+    if bb is None:
+        lines.append("- no beta/esc/bayes setting reaches the target")
+    else:
+        lines.append(f"- cheapest baseline at target: `{bb.spec}` with {bb.samples:.2f} samples")
+        lines.append(f"- ours best at target: " + (f"`{bo.spec}` {bo.samples:.2f} samples → **ratio "
+                                                    f"{cmp['best_ratio']:.2f}** (goal ≤ 0.75)" if bo else "none reaches it"))
+        dr = cmp["default_ratio"]
+        lines.append("- ours default at target: " + (f"**ratio {dr:.2f}**" if dr is not None else
+                                                      f"no (accuracy {cmp['default'].accuracy:.4f})"))
+    lines.append(f"- tokens, ours default / beta default: **{cmp['token_ratio']:.2f}** (goal ≤ 0.7) at "
+                 f"{cmp['token_acc_diff']:+.2f} accuracy points")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--orderings", type=int, default=50)
+    ap.add_argument("--banks", default="facts,champ,synthetic+signal,synthetic-flat,synthetic-hard")
+    ap.add_argument("--regenerate", action="store_true", help="draw the facts bank again with the model")
+    ap.add_argument("--only", default=None, help="comma-separated families to run (default all)")
+    ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/RESULTS.md")
+    args = ap.parse_args(argv)
+    builders = {
+        "facts": (lambda: facts_bank(args.regenerate), "Gemma 3 270M (Q4_K_M) on `facts`, T=1.0, 40 samples per problem."),
+        "champ": (champ_bank, "CHAMP: 72 real responses per problem (4 models × 18 prompt settings; not i.i.d.; "
+                              "tokens estimated as characters/4)."),
+        "synthetic+signal": (lambda: synthetic_bank(1, signal=True, hard=0.2),
+                             "Planted distributions, correct paths shorter and likelier."),
+        "synthetic-flat": (lambda: synthetic_bank(2, signal=False, hard=0.2),
+                           "Planted distributions, no length/likelihood signal."),
+        "synthetic-hard": (lambda: synthetic_bank(3, signal=False, hard=0.5),
+                           "Half the problems hard (correct share 5–40%), no signal."),
+    }
+    families = args.only.split(",") if args.only else list(SWEEPS)
+    out = [f"Orderings per bank: {args.orderings}; every rule capped at {CAP} samples; accuracy is a "
+           "fraction, a *point* is 0.01. Measured in one run by `python benchmarks/sample_efficiency.py`.\n"]
+    t_all = time.monotonic()
+    for name in args.banks.split(","):
+        build, note = builders[name]
+        t0 = time.monotonic()
+        bank = build()
+        note += f" {len(bank)} problems."
+        rows = [evaluate(spec, bank, args.orderings) for fam in families for spec in SWEEPS[fam]]
+        cmp = compare(rows) if {"sc", "voi", "beta"} <= set(families) else None
+        text = report(name, rows, cmp, note) if cmp else "\n".join(str(r) for r in rows)
+        print(text + f"\n({time.monotonic() - t0:.0f} s)\n", flush=True)
+        out.append(text)
+    print(f"total {time.monotonic() - t_all:.0f} s")
+    if args.write:
+        _write_results("\n".join(out))
+    return 0
+
+
+def _write_results(body: str) -> None:
+    path = HERE / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    head = "## sample_efficiency"
+    section = f"{head}\n\n{body}\n"
+    if head in text:
+        start = text.index(head)
+        nxt = text.find("\n## ", start + len(head))
+        text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
