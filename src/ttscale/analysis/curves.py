@@ -187,8 +187,9 @@ def compute_curves(data: BankData, specs: Sequence[tuple[str, dict[str, Any]]], 
             if matrix is None:
                 matrix = OrderMatrix.build(stats, sources)
             fast = fast_evaluate(plan, stats, matrix)
-            if fast is not None and not _fast_agrees(fast, plan, ctxs, sources, n_store if store else 1,
-                                                     spot=None if store else SPOT_CHECK):
+            full = store is not None and n_store > 0  # the stored orderings are all checked
+            if fast is not None and not _fast_agrees(fast, plan, ctxs, sources, n_store if full else 1,
+                                                     spot=None if full else SPOT_CHECK):
                 fast = None  # the vectorised rule disagrees with the strategy's code: replay it
         for bi, (strat, budget) in enumerate(plan):
             label = point_label(strat, budget)

