@@ -20,7 +20,7 @@ MOCK = ["--backend", "mock", "--backend-option", 'default={"paris": 0.5, "rome":
 def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sweep") / "run"
     rc = main(["sweep", "--task", "facts", *MOCK, "--limit", "4", "-n", "6", "--out", str(out),
-               "--orderings", "4", "--strategy", "sc", "--strategy", "beta", "--strategy", "rpc",
+               "--orderings", "4", "--strategy", "sc", "--strategy", "beta", "--strategy", "borda",
                "--budgets", "1,2,4,6", "--json", "--no-progress"])
     assert rc == 0
     return out
@@ -45,7 +45,7 @@ def test_bank_reuse_makes_no_model_calls_and_stores_decisions(drawn: Path) -> No
     with Store(drawn, readonly=True) as store:
         before = store.count_samples()
         labels = store.decision_labels()
-        decisions = store.decisions("sweep/rpc:n=4,prune=True@4")
+        decisions = store.decisions("sweep/borda:n=4,p=0.5@4")
     assert before == 4 * 6
     assert {"sweep/sc:n=2@2", "sweep/beta:max_samples=6,batch=1,threshold=0.95@6"} <= set(labels)
     assert len(decisions) == 4 * 4 and {d.ordering for d in decisions} == {0, 1, 2, 3}

@@ -54,14 +54,15 @@ def with_verdicts(data: BankData) -> BankData:
 
 @pytest.fixture(scope="module")
 def bank() -> BankData:
-    return with_verdicts(synthetic_bank(10, 12, seed=4))
+    return with_verdicts(synthetic_bank(8, 12, seed=4))
 
 
 @pytest.mark.parametrize("name, params", SPECS, ids=lambda x: str(x))
 def test_replay_one_reproduces_the_engine_exactly(bank: BankData, name: str, params: dict) -> None:
-    for budget in (1, 3, 8):
+    slow = name == "rpc"  # a Weibull-mixture fit per decision: one budget, one ordering
+    for budget in (8,) if slow else (1, 3, 8):
         strat, b = strategy_at(name, params, budget)
-        for ordering in (0, 1):
+        for ordering in (0,) if slow else (0, 1):
             src = ReplaySource(bank.bank, bank.verdicts, ordering=ordering, seed=7)
             engine = Engine(bank.task, ReplaySource(bank.bank, bank.verdicts, ordering=ordering, seed=7),
                             budget=Budget(max_samples=b))

