@@ -8,7 +8,9 @@ For each N it times, on the same loaded model and prompt, with 32 new tokens and
 * **ttscale**: ``HFBackend.generate_sync(prompt, N)`` — one prefill, KV cache shared by the
   N rows, custom decode loop that also computes full-distribution entropy/self-certainty;
 * **generate**: ``model.generate(do_sample=True, num_return_sequences=N)`` (T=1, no top-k /
-  top-p), the plain transformers way to draw N samples;
+  top-p), the plain transformers way to draw N samples, on the same model (same dtype);
+* **generate fp32**: the same on the model in float32, the dtype transformers gives a GGUF
+  load by default (what a user gets without ttscale);
 * **sequential**: N separate ``generate_sync(prompt, 1)`` calls of our backend.
 
 Tokens/s counts the completion tokens each method actually produced. Each cell is the best of
@@ -65,10 +67,10 @@ def run_sequential(backend: Any, config: Any, n: int, seed: int) -> int:
     return sum(run_ours(backend, config, 1, seed + i) for i in range(n))
 
 
-def run_generate(backend: Any, n: int, tokens: int, seed: int) -> int:
+def run_generate(backend: Any, n: int, tokens: int, seed: int, model: Any = None) -> int:
     import torch
 
-    tok, model = backend.tokenizer, backend.hf_model
+    tok, model = backend.tokenizer, model if model is not None else backend.hf_model
     ids = tok(PROMPT, return_tensors="pt").input_ids
     torch.manual_seed(seed)
     torch.set_num_threads(backend.pick_threads())  # the same rule as ours, for a fair ratio
@@ -86,12 +88,13 @@ def run_generate(backend: Any, n: int, tokens: int, seed: int) -> int:
 
 def markdown(rows: list[dict[str, Any]], loads: dict[str, float], meta: str) -> str:
     lines = [meta, "",
-             "| N | ttscale tok/s | generate tok/s | sequential tok/s | ttscale / generate "
-             "| ttscale / sequential |",
-             "|---:|---:|---:|---:|---:|---:|"]
+             "| N | ttscale tok/s | generate tok/s | generate fp32 tok/s | sequential tok/s "
+             "| ttscale / generate | ttscale / generate fp32 | ttscale / sequential |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['n']} | {r['ours']:.1f} | {r['generate']:.1f} | {r['sequential']:.1f} "
-                     f"| {r['ours'] / r['generate']:.2f}× | {r['ours'] / r['sequential']:.2f}× |")
+        lines.append(f"| {r['n']} | {r['ours']:.1f} | {r['generate']:.1f} | {r['generate32']:.1f} "
+                     f"| {r['sequential']:.1f} | {r['ours'] / r['generate']:.2f}× "
+                     f"| {r['ours'] / r['generate32']:.2f}× | {r['ours'] / r['sequential']:.2f}× |")
     if loads:
         lines += ["", "| load | seconds |", "|---|---:|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in loads.items()]
@@ -137,6 +140,12 @@ def main() -> None:
 
     backend = HFBackend(dtype=args.dtype, threads=args.threads)
     config = SamplingConfig(temperature=1.0, max_tokens=args.tokens)
+    fp32 = backend.hf_model
+    if backend.dtype != "float32":  # what plain transformers gives for a GGUF: fp32
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        fp32 = AutoModelForCausalLM.from_pretrained(backend.cache_path, dtype=torch.float32).eval()
     backend.generate_sync(PROMPT, 2, config, seed=0)  # warm-up (allocator, kernels)
     load_before = os.getloadavg()[0]
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -146,13 +155,15 @@ def main() -> None:
             seed = 1000 * rnd + n
             for name, fn in [("ours", partial(run_ours, backend, config, n, seed)),
                              ("generate", partial(run_generate, backend, n, args.tokens, seed)),
+                             ("generate32", partial(run_generate, backend, n, args.tokens, seed,
+                                                    fp32)),
                              ("sequential", partial(run_sequential, backend, config, n, seed))]:
                 secs, toks = timed(fn)
                 rate = toks / secs
                 best[(n, name)] = max(best.get((n, name), 0.0), rate)
                 print(f"round {rnd} N={n} {name}: {toks} tokens in {secs:.1f}s = {rate:.1f} tok/s",
                       file=sys.stderr, flush=True)
-    rows = [{"n": n, **{k: best[(n, k)] for k in ("ours", "generate", "sequential")}}
+    rows = [{"n": n, **{k: best[(n, k)] for k in ("ours", "generate", "generate32", "sequential")}}
             for n in sizes]
 
     meta = (f"`python benchmarks/embedded_throughput.py` — Gemma 3 270M (Q4_K_M GGUF, "

@@ -169,3 +169,17 @@ def test_runaway_strategy_fails_loudly():
     engine, _ = _engine(budget=Budget(max_samples=5))
     d = asyncio.run(engine.solve(PROBLEMS[0], Forever()))
     assert d.samples_used == 5 and d.answer is None
+
+
+def test_replay_serves_a_bank_without_main_under_the_name_asked_for(tmp_path):
+    from ttscale.types import Sample, Verdict
+
+    bank = {"q0": {"gpt4": [Sample(problem_id="q0", index=i, stream="gpt4", text="t", answer=a)
+                            for i, a in enumerate(["a", "a", "b"])]}}
+    verdicts = [Verdict(problem_id="q0", sample_index=2, stream="gpt4", verifier="v", score=1.0)]
+    src = ReplaySource(bank, verdicts)
+    task = LetterTask(PROBLEMS)
+    d = asyncio.run(Engine(task, src).solve(PROBLEMS[0], make_strategy("sc", n=3)))
+    assert d.answer == "a" and d.samples_used == 3
+    served = asyncio.run(src.draw(PROBLEMS[0], "main", "", SamplingConfig(), 2, 1))[0]
+    assert served.stream == "main" and src.stored_verdict(served, "v").score == 1.0

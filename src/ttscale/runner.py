@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .analysis.estimators import class_counts, maj_at_k
+from .analysis.estimators import class_counts, maj_at_k, mean_se
 from .config import RunConfig, SamplingConfig
 from .engine import Engine, LiveSource, RunStats
 from .errors import ConfigError, StoreError
@@ -94,20 +92,10 @@ class RunResult:
     decisions: dict[str, list[Decision]] = field(default_factory=dict)
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return float("nan"), float("nan")
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, 0.0
-    var = sum((v - m) ** 2 for v in values) / (len(values) - 1)
-    return m, math.sqrt(var / len(values))
-
-
 def _row(method: str, acc: list[float], samples: float, tokens: list[float]) -> dict[str, Any]:
-    a, se = _mean_se(acc)
+    a, se = mean_se(acc)
     return {"method": method, "accuracy": a, "accuracy_se": se, "mean_samples": samples,
-            "mean_tokens": _mean_se(tokens)[0], "problems": len(acc)}
+            "mean_tokens": mean_se(tokens)[0], "problems": len(acc)}
 
 
 def summarize(task: Task, problems: list[Problem], store: Store, n: int,
@@ -160,7 +148,9 @@ def _prepare_dir(config: RunConfig) -> Path:
         except (json.JSONDecodeError, KeyError) as exc:
             raise StoreError(f"{cfg_path} is unreadable ({exc}); choose another run directory") from None
         mine = config.model_dump(mode="json")
-        diff = [k for k in mine if k not in ("out_dir", "concurrency") and saved.get(k) != mine[k]]
+        # where the model is served (URL, timeouts) and how fast we go do not change the samples
+        diff = [k for k in mine if k not in ("out_dir", "concurrency", "backend_options")
+                and saved.get(k) != mine[k]]
         if diff:
             raise ConfigError(diff[0], f"{run_dir} holds a run with a different {diff[0]} "
                               f"({saved.get(diff[0])!r} vs {mine[diff[0]]!r}); use another --out or --resume it")

@@ -43,11 +43,17 @@ class ReplaySource:
         self.verdicts: dict[tuple[str, str, int, str], Verdict] = {
             (v.problem_id, v.stream, v.sample_index, v.verifier): v for v in (verdicts or [])}
         self._perm: dict[tuple[str, str], list[Sample]] = {}
+        self._alias: dict[tuple[str, str], str] = {}
 
     def _ordered(self, problem_id: str, stream: str) -> list[Sample]:
         key = (problem_id, stream)
         if key not in self._perm:
             samples = sorted(pick_stream(self.bank.get(problem_id, {}), stream), key=lambda s: s.index)
+            if samples and samples[0].stream != stream:
+                # a fallback stream is served under the name asked for, so strategies find it
+                # in view.stream(); stored verdicts are looked up under the original name
+                self._alias[(problem_id, stream)] = samples[0].stream
+                samples = [x.model_copy(update={"stream": stream}) for x in samples]
             if self.ordering is not None:
                 samples = samples[:]
                 random.Random(derive_seed(self.seed, problem_id, stream, self.ordering)).shuffle(samples)
@@ -68,4 +74,5 @@ class ReplaySource:
         return self._ordered(problem.id, stream)[start:start + n]
 
     def stored_verdict(self, sample: Sample, verifier: str) -> Verdict | None:
-        return self.verdicts.get((sample.problem_id, sample.stream, sample.index, verifier))
+        stream = self._alias.get((sample.problem_id, sample.stream), sample.stream)
+        return self.verdicts.get((sample.problem_id, stream, sample.index, verifier))
