@@ -142,3 +142,21 @@ def test_import_is_light():
     code = "import sys, ttscale; print(any(m in sys.modules for m in ('torch', 'transformers', 'fastapi')))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False"
+
+
+def test_explicit_max_tokens_beats_the_task_default_and_survives_resume(tmp_path):
+    from ttscale.config import RunConfig, SamplingConfig
+    from ttscale.runner import make_task
+
+    task = make_task("facts")
+    assert task.sampling(SamplingConfig()).max_tokens == 8  # task default
+    assert task.sampling(SamplingConfig.build(max_tokens=16)).max_tokens == 16
+    cfg = RunConfig.build(sampling={"max_tokens": 16, "temperature": 0.7})
+    cfg.save(tmp_path / "config.json")
+    again = RunConfig.model_validate(json.loads((tmp_path / "config.json").read_text())["config"])
+    assert task.sampling(again.sampling).max_tokens == 16
+    assert again.to_json() == cfg.to_json()
+    out = tmp_path / "run"
+    assert _cli("run", "--backend", "mock", "--no-progress", "--limit", "1", "-n", "2", "--out", str(out)).returncode == 0
+    resumed = _cli("run", "--resume", str(out), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr

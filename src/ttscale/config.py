@@ -104,6 +104,13 @@ class RunConfig(BaseModel):
     def build(cls, **kwargs: Any) -> RunConfig:
         return validate_model(cls, kwargs)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON form; sampling keeps only the fields set explicitly, so task defaults still
+        apply to the others when the config is loaded again (``--resume``)."""
+        data = self.model_dump(mode="json")
+        data["sampling"] = self.sampling.model_dump(mode="json", exclude_unset=True)
+        return data
+
     def save(self, path: Path, extra: dict[str, Any] | None = None) -> None:
-        data = {"config": self.model_dump(mode="json"), **(extra or {})}
+        data = {"config": self.to_json(), **(extra or {})}
         path.write_text(json.dumps(data, indent=2, sort_keys=True))

@@ -147,7 +147,7 @@ def _prepare_dir(config: RunConfig) -> Path:
             saved = json.loads(cfg_path.read_text())["config"]
         except (json.JSONDecodeError, KeyError) as exc:
             raise StoreError(f"{cfg_path} is unreadable ({exc}); choose another run directory") from None
-        mine = config.model_dump(mode="json")
+        mine = config.to_json()
         # where the model is served (URL, timeouts) and how fast we go do not change the samples
         diff = [k for k in mine if k not in ("out_dir", "concurrency", "backend_options")
                 and saved.get(k) != mine[k]]

@@ -59,8 +59,11 @@ class Task:
         return self.extract(answer) or answer.strip() or None
 
     def sampling(self, base: SamplingConfig | None = None, **overrides: Any) -> SamplingConfig:
+        """The task's defaults (e.g. stop at a newline) under what the user set explicitly:
+        a field in ``base.model_fields_set`` (``--max-tokens 16``) wins over the default."""
         base = base or SamplingConfig()
-        return base.with_overrides({**self.sampling_defaults, **overrides})
+        defaults = {k: v for k, v in self.sampling_defaults.items() if k not in base.model_fields_set}
+        return base.with_overrides({**defaults, **overrides})
 
 
 class AnswerTask(Task):

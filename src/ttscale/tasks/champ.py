@@ -108,7 +108,7 @@ _NEG = re.compile(r"\b(?:no|not|cannot|can't|none|never|impossible|neither|nor)\
 _CUT = re.compile(r",\s*(?:which|where|when|achieved|attained|because|since|as|so|and\s+this|with|for\s+all|"
                   r"occurring|given|i\.e\.)\b|\s+(?:because|since|which|where|when|achieved|attained|"
                   r"occurring|if\s+and\s+only\s+if)\b|\.\s*$", re.IGNORECASE)
-_VERB = re.compile(r"\s(?:is|are|equals?|was|be|becomes|gives)\s+(?:equal\s+to\s+|exactly\s+|given\s+by\s+|"
+_VERB = re.compile(r"\s(?:is|are|equals?|was|be|becomes|gives|has|have)\s+(?:equal\s+to\s+|exactly\s+|given\s+by\s+|"
                    r"simply\s+|always\s+|just\s+)?|\s*(?<![<>!])=(?!=)\s*|\s*(?:≡|\\equiv)\s*", re.IGNORECASE)
 _THERE = re.compile(r"^there\s+(?:are|is|exist|exists)\s+(?:exactly\s+|only\s+)?(\S+)", re.IGNORECASE)
 
@@ -125,7 +125,8 @@ def _delatex(s: str) -> str:
 def _main_expression(sentence: str) -> str | None:
     """The expression a summary sentence states as its answer: the boxed value; else what
     follows the last "is/are/=/≡" of the main clause (before ", which…", " because…");
-    else the count in "There are N …"."""
+    else the count in "There are N …". When the main clause has no such verb (it was cut at
+    "when"/"where"), the last verb of the whole sentence is used."""
     from ..verify.extract import extract_boxed
 
     boxed = extract_boxed(sentence)
@@ -137,9 +138,12 @@ def _main_expression(sentence: str) -> str | None:
         return m.group(1)
     head = _CUT.split(s, maxsplit=1)[0]
     found = list(_VERB.finditer(head))
-    if not found:
-        return None
-    tail = head[found[-1].end():].strip().rstrip(".")
+    if not found:  # "The remainder when p(x^7) is divided by p(x), where ..., is 7."
+        head = s
+        found = list(_VERB.finditer(s))
+        if not found:
+            return None
+    tail = _CUT.split(head[found[-1].end():], maxsplit=1)[0].strip().rstrip(".")
     tail = re.sub(r"^(?:the\s+)?(?:number|value|answer)\s+", "", tail, flags=re.IGNORECASE)
     tail = re.sub(r"\s*(?:\\pmod\s*\{[^}]*\}|\\pmod\s*\S+|\(\s*mod\s+[^)]*\)|\bmod(?:ulo)?\s+\S+)\s*$", "", tail,
                   flags=re.IGNORECASE)
