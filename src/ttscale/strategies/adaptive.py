@@ -269,8 +269,8 @@ class VOIParams(AdaptiveParams):
     min_samples: int = Field(2, ge=1, le=4096, description="never stop before this many samples")
     batch: int = Field(1, ge=0, le=256, description="samples per round; 0 sizes each round from the posterior")
     signal: Literal["none", "auto", "logprob", "brevity", "hedges"] = Field(
-        "none", description="weight votes by path quality: auto = likelihood when present, "
-                            "else brevity and hedging")
+        "auto", description="weight the stopping tally by path quality: auto = likelihood when every "
+                            "sample has it, else none; brevity = short and unhedged; hedges = unhedged")
 
 
 class ValueOfInformation(_Adaptive):
@@ -284,8 +284,10 @@ class ValueOfInformation(_Adaptive):
         sig = self.params.signal
         if sig == "none" or len(samples) < 3:
             return None
-        if sig == "auto":
-            sig = "logprob" if all(s.logprob_mean is not None for s in samples) else "brevity"
+        if sig == "auto":  # likelihood is the one signal known to track correctness broadly
+            if not all(s.logprob_mean is not None for s in samples):
+                return None
+            sig = "logprob"
         if sig == "logprob":
             raw = [s.logprob_mean if s.logprob_mean is not None else 0.0 for s in samples]
         elif sig == "brevity":
