@@ -80,7 +80,7 @@ def _draw_facts(seed: int = 0) -> None:
     from ttscale.store import Store
 
     task = tasks.create("facts")
-    problems = task.load()[:30]
+    problems = task.load()[:24]
     store = Store(HERE / "data" / ".facts_draw")
     backend = backends.create("hf")
     engine = Engine(task, LiveSource(backend, store, task, seed=seed), store=store, concurrency=1)

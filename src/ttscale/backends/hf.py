@@ -74,6 +74,9 @@ def _import_torch() -> tuple[Any, Any]:
         import transformers
     except ImportError:
         raise MissingDependencyError("the embedded backend", "embedded") from None
+    # ttscale draws its own progress bar; transformers' per-load bars and notices are noise
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     return torch, transformers
 
 

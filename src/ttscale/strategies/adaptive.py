@@ -271,6 +271,7 @@ class VOIParams(AdaptiveParams):
     signal: Literal["none", "auto", "logprob", "brevity", "hedges"] = Field(
         "auto", description="weight the stopping tally by path quality: auto = likelihood when every "
                             "sample has it, else none; brevity = short and unhedged; hedges = unhedged")
+    signal_strength: float = Field(0.25, ge=0.0, lt=1.0, description="vote weights span 1 ± this")
 
 
 class ValueOfInformation(_Adaptive):
@@ -298,8 +299,8 @@ class ValueOfInformation(_Adaptive):
         sd = math.sqrt(sum((r - mean) ** 2 for r in raw) / len(raw))
         if sd < 1e-9:
             return None
-        # a bounded multiplicative weight in [0.5, 1.5]: a signal can sharpen, never flip alone
-        return [1.0 + 0.5 * math.tanh((r - mean) / sd) for r in raw]
+        # a bounded multiplicative weight in 1 ± signal_strength: a signal can sharpen, never flip alone
+        return [1.0 + self.params.signal_strength * math.tanh((r - mean) / sd) for r in raw]
 
     def confidence(self, view: View, samples: list[Sample]) -> tuple[bool, float]:
         c = class_tally(view, samples, self._weights(samples))
