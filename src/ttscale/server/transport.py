@@ -170,34 +170,11 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
 
 def lean_backend(**kwargs: Any) -> Any:
-    """An :class:`~ttscale.backends.openai.OpenAIBackend` whose pooled httpx client(s) use
-    :class:`LeanTransport`. Everything else (retries, n-splitting, parsing, key redaction,
-    one pool per upstream shared by all its backends) is the HTTP backend's own; only the
-    clients of the pool it creates are swapped, once per pool. Should the pool's layout be
-    one this adapter does not know, the backend keeps its default transport (and says so)."""
-    from ..backends import openai as http_backend
+    """An :class:`~ttscale.backends.openai.OpenAIBackend` whose upstream pool uses
+    :class:`LeanTransport` (through the backend's public ``transport=`` factory). Everything
+    else (retries, n-splitting, parsing, key redaction, one pool per upstream shared by all
+    its backends) is the HTTP backend's own."""
+    from ..backends.openai import OpenAIBackend
 
-    class LeanOpenAIBackend(http_backend.OpenAIBackend):
-        def _upstream(self) -> Any:
-            up = super()._upstream()
-            if not getattr(up, "_lean", False):
-                _make_lean(up, self)
-            return up
-
-    return LeanOpenAIBackend(**kwargs)
-
-
-def _make_lean(up: Any, backend: Any) -> None:
-    """Swap the pool's httpx clients for one lean client (once per pool)."""
-    up._lean = True
-    client = httpx.AsyncClient(base_url=backend.base_url, timeout=httpx.Timeout(backend.timeout),
-                               headers={"User-Agent": "ttscale"},
-                               transport=LeanTransport(backend.max_concurrency))
-    # the replaced clients are left to the garbage collector, not closed: another backend
-    # on the same URL might be using one right now
-    if isinstance(getattr(up, "shards", None), list):
-        up.shards[:] = [client] * len(up.shards)
-    elif isinstance(getattr(up, "client", None), httpx.AsyncClient):
-        up.client = client
-    else:
-        log.warning("unknown HTTP backend pool layout; the proxy keeps httpx's default transport")
+    limit = int(kwargs.get("max_concurrency") or 64)
+    return OpenAIBackend(**kwargs, transport=lambda: LeanTransport(limit))
