@@ -108,28 +108,17 @@ class Generation(BaseModel):
     seed: int | None = None
 
 
-class Sample(_Record):
-    """One stored solution. Key: (problem_id, stream, index). ``stream`` separates
-    independent sample streams of a problem (e.g. greedy vs T=1.0 sampling, or an
-    aggregator's prompts); it defaults to the sampling config hash."""
+class Sample(_Record, Generation):
+    """One stored solution: a :class:`Generation` plus where it belongs. Key:
+    (problem_id, stream, index). ``stream`` separates independent sample streams of a
+    problem (``main`` for the run's own settings, ``greedy``, an aggregator's prompts, one
+    model of an imported bank)."""
 
     problem_id: str
     index: int
     stream: str = "main"
-    text: str
     answer: str | None = None
-    finish_reason: str = "stop"
-    usage: Usage = Field(default_factory=Usage)
-    logprob_sum: float | None = None
-    logprob_mean: float | None = None
-    logprob_min: float | None = None
-    entropy_mean: float | None = None
-    self_certainty_mean: float | None = None
-    distribution: Literal["full", "top_k", "none"] = "none"
-    latency: float = 0.0
-    model: str = ""
     config_hash: str = ""
-    seed: int | None = None
     scores: dict[str, float] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 

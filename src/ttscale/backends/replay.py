@@ -18,12 +18,14 @@ __all__ = ["ReplaySource", "pick_stream"]
 
 
 def pick_stream(streams: Mapping[str, list[Sample]], wanted: str) -> list[Sample]:
-    """The stream asked for, or — for banks imported or drawn under another name — the
-    ``main`` stream, else the largest one. Empty when the problem has no samples."""
+    """The stream asked for. A bank imported or drawn under another name serves the problem's
+    own stream (``main``) from its largest stream. Empty when there is nothing to serve."""
     if wanted in streams:
         return streams[wanted]
-    if wanted.startswith("greedy"):
-        return []  # never pass sampled answers off as greedy ones
+    if wanted != "main":
+        # never pass ordinary samples off as greedy ones, a strong model's, or answers to an
+        # aggregation/refinement prompt: those streams replay only when they were stored
+        return []
     if "main" in streams:
         return streams["main"]
     return max(streams.values(), key=len) if streams else []
