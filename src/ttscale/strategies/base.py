@@ -32,6 +32,7 @@ __all__ = [
     "StrategyParams",
     "Kind",
     "vote",
+    "FixedN",
 ]
 
 Kind = Literal["vote", "select", "adaptive", "aggregate", "sequential"]
@@ -187,3 +188,17 @@ class Strategy:
                   for name, f in cls.Params.model_fields.items()}
         doc = (cls.__doc__ or "").strip().splitlines()
         return {"name": cls.name, "kind": cls.kind, "params": params, "doc": doc[0] if doc else ""}
+
+
+class FixedN(Strategy):
+    """Base for strategies that draw exactly ``params.n`` samples of the problem's stream and
+    then decide; ``after_draw`` may still ask for verifier scores before ``finalize``."""
+
+    def decide(self, view: View) -> Action:
+        have = len(view.stream())
+        if have < self.params.n:  # type: ignore[attr-defined]
+            return Draw(self.params.n - have)  # type: ignore[attr-defined]
+        return self.after_draw(view)
+
+    def after_draw(self, view: View) -> Action:
+        return self.finalize(view)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .base import Action, Done, Draw, Strategy, StrategyParams, View, vote
+from .base import Action, Done, FixedN, StrategyParams, View, vote
 from .signals import (
     check_scorer,
     check_task_verifiers,
@@ -68,7 +68,7 @@ class BoNParams(StrategyParams):
         return check_scorer(v, "bon.scorer")
 
 
-class BestOfN(Strategy):
+class BestOfN(FixedN):
     """Best-of-N: draw n candidates, answer with the one the scorer ranks highest."""
 
     name = "bon"
@@ -82,10 +82,7 @@ class BestOfN(Strategy):
     def check_task(self, task: Any) -> None:
         check_task_verifiers(self.params.scorer, task, "bon.scorer")
 
-    def decide(self, view: View) -> Action:
-        have = len(view.stream())
-        if have < self.params.n:
-            return Draw(self.params.n - have)
+    def after_draw(self, view: View) -> Action:
         pending = pending_verify(view, view.stream()[: self.params.n], self.params.scorer)
         return pending if pending is not None else self.finalize(view)
 

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from ..types import Sample
-from .base import Action, Done, Draw, Strategy, StrategyParams, View, vote
+from .base import Action, Done, Draw, FixedN, Strategy, StrategyParams, View, vote
 from .signals import check_scorer, check_task_verifiers, pending_verify, ranks, scores
 
 __all__ = ["Greedy", "Single", "SelfConsistency", "Weighted", "RPC", "Borda",
@@ -60,18 +60,12 @@ class SCParams(StrategyParams):
     n: int = Field(8, ge=1, le=4096, description="samples to draw before voting")
 
 
-class SelfConsistency(Strategy):
+class SelfConsistency(FixedN):
     """Self-consistency: draw n samples, majority vote over equivalent answers."""
 
     name = "sc"
     kind = "vote"
     Params = SCParams
-
-    def decide(self, view: View) -> Action:
-        have = len(view.stream())
-        if have < self.params.n:
-            return Draw(self.params.n - have)
-        return self.finalize(view)
 
     def finalize(self, view: View) -> Done:
         return vote(view, view.stream()[: self.params.n])
@@ -88,7 +82,7 @@ class WeightedParams(StrategyParams):
         return check_scorer(v, "weighted.weight")
 
 
-class Weighted(Strategy):
+class Weighted(FixedN):
     """Weighted majority vote: each answer class scores the sum of its samples' weights."""
 
     name = "weighted"
@@ -98,10 +92,7 @@ class Weighted(Strategy):
     def check_task(self, task: Any) -> None:
         check_task_verifiers(self.params.weight, task, "weighted.weight")
 
-    def decide(self, view: View) -> Action:
-        have = len(view.stream())
-        if have < self.params.n:
-            return Draw(self.params.n - have)
+    def after_draw(self, view: View) -> Action:
         pending = pending_verify(view, view.stream()[: self.params.n], self.params.weight)
         return pending if pending is not None else self.finalize(view)
 
@@ -169,18 +160,12 @@ class RPCParams(StrategyParams):
     prune: bool = Field(True, description="reasoning pruning with the Weibull-mixture rule")
 
 
-class RPC(Strategy):
+class RPC(FixedN):
     """Perplexity consistency + reasoning pruning: vote with path likelihoods, dropping unlikely paths."""
 
     name = "rpc"
     kind = "vote"
     Params = RPCParams
-
-    def decide(self, view: View) -> Action:
-        have = len(view.stream())
-        if have < self.params.n:
-            return Draw(self.params.n - have)
-        return self.finalize(view)
 
     def finalize(self, view: View) -> Done:
         samples = [s for s in view.stream()[: self.params.n] if s.answer is not None]
@@ -202,18 +187,12 @@ class BordaParams(StrategyParams):
     p: float = Field(0.5, ge=0.0, le=10.0, description="rank power; 0 is plain majority vote")
 
 
-class Borda(Strategy):
+class Borda(FixedN):
     """Borda voting: samples ranked by self-certainty give (N−r+1)^p to their answer."""
 
     name = "borda"
     kind = "vote"
     Params = BordaParams
-
-    def decide(self, view: View) -> Action:
-        have = len(view.stream())
-        if have < self.params.n:
-            return Draw(self.params.n - have)
-        return self.finalize(view)
 
     def finalize(self, view: View) -> Done:
         samples = [s for s in view.stream()[: self.params.n] if s.answer is not None]
