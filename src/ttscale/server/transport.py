@@ -58,13 +58,19 @@ class LeanTransport(httpx.AsyncBaseTransport):
         timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
         body = request.content
         target = url.raw_path.decode("ascii")
-        lines = [f"{request.method} {target} HTTP/1.1\r\n"]
+        # bytes throughout: ``Headers.raw`` once, no str round trip or ``in headers`` (which
+        # re-derives the header encoding on every new Headers object)
+        parts = [request.method.encode("latin-1"), b" ", target.encode("latin-1"), b" HTTP/1.1\r\n"]
+        has_length = False
         for name, value in request.headers.raw:
-            lines.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}\r\n")
-        if body and "content-length" not in request.headers:
-            lines.append(f"Content-Length: {len(body)}\r\n")
-        lines.append("\r\n")
-        payload = "".join(lines).encode("latin-1") + body
+            parts += (name, b": ", value, b"\r\n")
+            if not has_length and name.lower() == b"content-length":
+                has_length = True
+        if body and not has_length:
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts.append(b"\r\n")
+        parts.append(body)
+        payload = b"".join(parts)
         idle = self._idle.get(key)
         reused = bool(idle)
         conn = idle.pop() if idle else await self._connect(key, timeouts.get("connect"))
