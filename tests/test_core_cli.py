@@ -91,16 +91,23 @@ def test_sigkill_midway_then_rerun_loses_and_repeats_nothing(tmp_path):
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, needle):
     proc = _cli("run", "--backend", "mock", "--no-progress", "--out", str(tmp_path / "r"), *args)
-    assert proc.returncode == 2
-    assert needle in proc.stderr
+    _one_clear_line(proc, needle)
+
+
+def _one_clear_line(proc: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith("ttscale: error: ") and needle in proc.stderr, proc.stderr
 
 
 def test_unwritable_output_directory(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     proc = _cli("run", "--backend", "mock", "--no-progress", "--limit", "1", "--out", str(blocker / "run"))
-    assert proc.returncode == 2 and "out_dir: cannot write the run directory" in proc.stderr
+    _one_clear_line(proc, f"out_dir: cannot write the run directory {blocker / 'run'}")
+    proc = _cli("run", "--backend", "mock", "--no-progress", "--limit", "1", "--out", str(blocker))
+    _one_clear_line(proc, f"out_dir: cannot write the run directory {blocker}")
 
 
 def test_corrupt_store_file(tmp_path):
@@ -108,7 +115,38 @@ def test_corrupt_store_file(tmp_path):
     out.mkdir()
     (out / "samples.sqlite").write_bytes(b"garbage" * 1000)
     proc = _cli("run", "--backend", "mock", "--no-progress", "--limit", "1", "--out", str(out))
-    assert proc.returncode == 2 and "corrupt" in proc.stderr and "Traceback" not in proc.stderr
+    _one_clear_line(proc, f"the sample store {out / 'samples.sqlite'} is unreadable or corrupt")
+
+
+def test_truncated_store_file(tmp_path):
+    out = tmp_path / "run"
+    assert _cli("run", "--backend", "mock", "--no-progress", "--limit", "2", "--out", str(out)).returncode == 0
+    db = out / "samples.sqlite"
+    data = db.read_bytes()
+    assert len(data) > 8192
+    db.write_bytes(data[: len(data) // 2])
+    proc = _cli("run", "--backend", "mock", "--no-progress", "--limit", "2", "--out", str(out))
+    _one_clear_line(proc, "corrupt")
+
+
+def test_sqlite_file_that_is_not_a_sample_store(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    con = sqlite3.connect(out / "samples.sqlite")
+    con.execute("CREATE TABLE samples (x)")
+    con.commit()
+    con.close()
+    proc = _cli("run", "--backend", "mock", "--no-progress", "--limit", "1", "--out", str(out))
+    _one_clear_line(proc, "is not a ttscale sample store")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"versions": {}}'])
+def test_resume_from_a_corrupt_config(tmp_path, content):
+    (tmp_path / "config.json").write_text(content)
+    proc = _cli("run", "--resume", str(tmp_path), "--no-progress")
+    _one_clear_line(proc, f"resume: {tmp_path / 'config.json'} is unreadable or not a ttscale run config")
+    proc = _cli("run", "--resume", str(tmp_path / "missing"), "--no-progress")
+    _one_clear_line(proc, "resume: ")
 
 
 def test_rerun_with_different_settings_is_refused(tmp_path):
@@ -120,10 +158,11 @@ def test_rerun_with_different_settings_is_refused(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
 
 
-def test_unknown_model_path(tmp_path):
-    proc = _cli("run", "--model", str(tmp_path / "missing.gguf"), "--no-progress", "--limit", "1",
-                "--out", str(tmp_path / "r"))
-    assert proc.returncode == 2 and "model" in proc.stderr and "Traceback" not in proc.stderr
+@pytest.mark.parametrize("model", ["missing.gguf", "no-such-model"])
+def test_unknown_model(tmp_path, model):
+    name = str(tmp_path / model) if model.endswith(".gguf") else model
+    proc = _cli("run", "--model", name, "--no-progress", "--limit", "1", "--out", str(tmp_path / "r"))
+    _one_clear_line(proc, f"model: {name!r} does not exist")
 
 
 def test_public_api_is_pinned():

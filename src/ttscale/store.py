@@ -39,6 +39,14 @@ CREATE TABLE IF NOT EXISTS decisions (
     PRIMARY KEY (label, problem_id, ordering));
 """
 
+_COLUMNS = {
+    "meta": ("key", "value"),
+    "problems": ("id", "pos", "data"),
+    "samples": ("problem_id", "stream", "idx", "data"),
+    "verdicts": ("problem_id", "stream", "idx", "verifier", "data"),
+    "decisions": ("label", "problem_id", "ordering", "data"),
+}
+
 
 class Store:
     """A sample bank in one SQLite file. Thread-safe (one connection behind a lock)."""
@@ -61,10 +69,16 @@ class Store:
                 self._db.executescript(_SCHEMA)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 self._db.commit()
-            else:
-                self._db.execute("SELECT count(*) FROM samples").fetchone()
+            # a file that is SQLite but not a sample store (other tables, other columns)
+            for table, cols in _COLUMNS.items():
+                self._db.execute(f"SELECT {', '.join(cols)} FROM {table} LIMIT 0").fetchall()
         except PermissionError as exc:
             raise StoreError(f"cannot write the sample store {self.path}: {exc}") from None
+        except sqlite3.OperationalError as exc:
+            if "no such" not in str(exc):
+                raise StoreError(f"cannot open the sample store {self.path} ({exc})") from None
+            raise StoreError(f"{self.path} is not a ttscale sample store ({exc}); "
+                             "move it away or choose another run directory") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the sample store {self.path} is unreadable or corrupt ({exc}); "
                              "move it away or choose another run directory") from None

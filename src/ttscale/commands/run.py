@@ -57,8 +57,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         path = Path(args.resume) / "config.json"
         if not path.exists():
             raise ConfigError("resume", f"{path} not found; is {args.resume} a run directory?")
-        data = json.loads(path.read_text())["config"]
-        data["out_dir"] = str(args.resume)
+        try:
+            data = json.loads(path.read_text())["config"]
+            data["out_dir"] = str(args.resume)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError("resume", f"{path} is unreadable or not a ttscale run config "
+                              f"({type(exc).__name__}: {exc})") from None
         return validate_model(RunConfig, data)
     task_options = parse_kv(args.task_option, "--task-option")
     if args.difficulty is not None:
@@ -111,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         print_table(f"{s['task']} · {s['model']} · N={s['n']} · {s['problems']} problems",
                     ["method", "accuracy", "± s.e.", "samples", "tokens/problem"],
-                    [[r["method"], r["accuracy"], r["accuracy_se"], r["mean_samples"], round(r["mean_tokens"], 1)]
+                    [[r["method"], r["accuracy"], r["accuracy_se"], f"{r['mean_samples']:g}", f"{r['mean_tokens']:.1f}"]
                      for r in s["rows"]])
         print(f"samples generated: {s['samples_generated']} (in store: {s['samples_in_store']}), "
               f"wall time {s['wall_time']:.1f} s")
