@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import BackendError, UserError
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except BackendError as exc:
         print(f"ttscale: backend error: {exc}", file=sys.stderr)
         return 3
+    except BrokenPipeError:  # the reader went away (`ttscale ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("ttscale: interrupted; rerun the same command with --resume to continue", file=sys.stderr)
         return 130
