@@ -109,15 +109,19 @@ def test_budget_caps_samples_and_tokens():
     assert sum(d.samples_used for d in ds) <= 10 + 5 * 4  # concurrency 4: in-flight problems finish
 
 
-def test_replay_reproduces_live_exactly(tmp_path):
+@pytest.mark.parametrize("spec", [("sc", {"n": 8}), ("greedy", {}), ("single", {})])
+def test_replay_reproduces_live_exactly(tmp_path, spec):
     store = Store(tmp_path)
-    engine, _ = _engine(store, seed=7)
-    strat = make_strategy("sc", n=8)
+    engine, backend = _engine(store, seed=7)
+    strat = make_strategy(spec[0], **spec[1])
     live = asyncio.run(engine.run(PROBLEMS, strat))
+    assert backend.calls and store.count_samples() > 0
     task = LetterTask(PROBLEMS)
     replay = Engine(task, ReplaySource(store.bank(), store.verdicts()))
     again = asyncio.run(replay.run(PROBLEMS, strat))
     assert [d.model_dump() for d in again] == [d.model_dump() for d in live]
+    # a replay engine has no backend: it cannot have drawn anything new
+    assert sum(len(v) for streams in store.bank().values() for v in streams.values()) == store.count_samples()
 
 
 def test_replay_orderings_are_seeded_permutations(tmp_path):

@@ -264,3 +264,20 @@ def test_transport_factory_is_used_once_per_pool() -> None:
     with StubUpstream() as stub:
         gens = gen(stub, n=3, transport=factory, max_concurrency=64)
     assert len(gens) == 3 and len(made) == 1
+
+
+def test_backoff_doubles_with_jitter_and_retry_after_wins() -> None:
+    import email.utils
+
+    from ttscale.backends.openai import _retry_after
+
+    b = OpenAIBackend("stub", base_url="http://127.0.0.1:9/v1", backoff=0.5, max_backoff=4.0,
+                      max_retry_after=10.0)
+    for attempt, base in enumerate([0.5, 1.0, 2.0, 4.0, 4.0]):  # doubles, capped at max_backoff
+        delays = [b._delay(attempt, None) for _ in range(200)]
+        assert all(base / 2 <= d <= base for d in delays), (attempt, min(delays), max(delays))
+        assert len(set(delays)) > 100  # jittered, not one fixed delay
+    assert b._delay(0, 3.0) == 3.0 and b._delay(5, 60.0) == 10.0  # Retry-After, capped
+    assert _retry_after("2.5") == 2.5 and _retry_after("soon") is None and _retry_after(None) is None
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= (_retry_after(later) or 0) <= 31
