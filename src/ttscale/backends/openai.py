@@ -6,8 +6,8 @@ Why it looks the way it does:
   base URL (the main model, a judge, the proxy's per-request backends) share one pool of
   keep-alive connections and one semaphore, so the limit protects the server rather than
   each caller. The pool is a few small ``httpx.AsyncClient``s rather than one big one (see
-  ``_SHARD_CONNECTIONS``), or one client over a caller-supplied ``transport``. Pools are per
-  event loop because httpx clients cannot cross loops.
+  ``_SHARD_CONNECTIONS``), or one client over a caller-supplied ``transport``, or one
+  caller-supplied ``client``. Pools are per event loop because httpx clients cannot cross loops.
 * **n in one request.** ``n`` samples of a prompt go upstream as one request so the server
   can share the prompt's prefill. Servers that refuse ``n > 1`` (llama.cpp answers 400 "only
   one completion choice is allowed"), cap it (an error naming ``param: "n"`` with "<= K", as
@@ -87,7 +87,7 @@ class _Upstream:
     """The per-(event loop, base URL) pool shared by every backend instance: one semaphore
     and one or more keep-alive clients (``shards``), each request on the least busy one."""
 
-    shards: list[httpx.AsyncClient]
+    shards: list[Any]  # httpx.AsyncClient, or what the ``client`` factory makes
     semaphore: asyncio.Semaphore
     busy: list[int]
     users: int = 0
@@ -133,7 +133,11 @@ class OpenAIBackend:
     ``max_backoff``). ``n_per_request``: the most samples asked for in one request
     (``None``: no limit; ``1``: always single requests). ``transport``: a factory for the
     httpx transport of the upstream's pool (called once per pool, which is then one client);
-    ``None`` uses httpx's own connection pool.
+    ``None`` uses httpx's own connection pool. ``client``: a factory for the pool's client
+    itself, called once per pool as ``client(base_url, timeout, headers)``; it must offer the
+    part of ``httpx.AsyncClient`` used here (``request(method, path, content=, headers=)``
+    returning a response with ``status_code``, ``content``, ``headers``, ``reason_phrase``,
+    ``text`` and ``json()``; ``is_closed``; ``aclose()``) and raise httpx's exceptions.
     """
 
     def __init__(self, model: str | None = None, *, base_url: str | None = None,
@@ -141,7 +145,8 @@ class OpenAIBackend:
                  max_concurrency: int = 64, timeout: float = 60.0, max_retries: int = 5,
                  backoff: float = 0.5, max_backoff: float = 30.0, max_retry_after: float = 60.0,
                  n_per_request: int | None = None,
-                 transport: Callable[[], httpx.AsyncBaseTransport] | None = None) -> None:
+                 transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+                 client: Callable[[str, float, dict[str, str]], Any] | None = None) -> None:
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
             raise ConfigError("base_url", "the openai backend needs a server URL: pass --base-url "
@@ -168,6 +173,7 @@ class OpenAIBackend:
         self.max_retry_after = float(max_retry_after)
         self.n_per_request = n_per_request
         self.transport = transport
+        self.client = client
         self.display_url = _display_url(self.base_url)
         self._headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         self._loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
@@ -183,13 +189,16 @@ class OpenAIBackend:
         pools = _POOLS.setdefault(loop, {})
         up = pools.get(self.base_url)
         if up is None or up.closed:
-            count = 1 if self.transport else -(-self.max_concurrency // _SHARD_CONNECTIONS)
-            per = -(-self.max_concurrency // count)
-            limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
-            shards = [httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(self.timeout),
-                                        limits=limits, headers={"User-Agent": "ttscale"},
-                                        transport=self.transport() if self.transport else None)
-                      for _ in range(count)]
+            count = 1 if self.transport or self.client else -(-self.max_concurrency // _SHARD_CONNECTIONS)
+            if self.client is not None:
+                shards = [self.client(self.base_url, self.timeout, {"User-Agent": "ttscale"})]
+            else:
+                per = -(-self.max_concurrency // count)
+                limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+                shards = [httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(self.timeout),
+                                            limits=limits, headers={"User-Agent": "ttscale"},
+                                            transport=self.transport() if self.transport else None)
+                          for _ in range(count)]
             up = _Upstream(shards, asyncio.Semaphore(self.max_concurrency), [0] * count)
             pools[self.base_url] = up
         if loop not in self._loops:

@@ -1,186 +1,254 @@
-"""A lean HTTP/1.1 keep-alive transport for httpx, used by the proxy's upstream backend.
+"""A lean HTTP/1.1 keep-alive client for the proxy's upstream backend.
 
 Why: behind the proxy every client request is one upstream request, so the upstream
 client's CPU is the proxy's CPU. httpx's default transport (httpcore + anyio + h11)
-measured ≈1.1–1.6 ms of CPU per request here — more than everything else the proxy does —
-while the proxy's goal is ≤3 ms in total. This transport keeps httpx's API (so the HTTP
-backend's retries, timeouts and error handling are unchanged) and replaces only the wire
-work: one pooled asyncio connection per in-flight request, the request written in one
-``write``, the response read by Content-Length or chunked encoding.
+measured ≈1.1–1.6 ms of CPU per request here, and even over a lean transport httpx's
+client layer (URL merging, ``Request`` objects, cookie extraction, auth and redirect
+hooks) cost ≈0.2 ms per request — more than the proxy's own work. :class:`LeanClient` offers
+the part of ``httpx.AsyncClient`` the HTTP backend uses (``request(method, path, content=,
+headers=)``, ``is_closed``, ``aclose()``) and plugs in through the backend's public
+``client=`` factory, so its retries, timeouts and error handling are unchanged. Each
+connection is an asyncio protocol whose responses are parsed by ``httptools`` (C); the
+request goes out in one ``write``.
 
-Failures map to the httpx exceptions the backend already handles: ``ConnectError``,
-``ReadTimeout``/``ConnectTimeout``/``WriteTimeout``, ``RemoteProtocolError`` (a dropped or
-garbled connection). ``https`` URLs go to httpx's default transport.
+Failures raise the httpx exceptions the backend already handles: ``ConnectError``,
+``ConnectTimeout``/``ReadTimeout``, ``RemoteProtocolError`` (a dropped or garbled
+connection; a *reused* keep-alive connection that turns out to be closed is retried once on
+a fresh one). ``https`` upstreams go to a plain ``httpx.AsyncClient``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
+import httptools
 import httpx
 
-__all__ = ["LeanTransport", "lean_backend"]
+__all__ = ["LeanClient", "LeanResponse", "lean_backend"]
 
 log = logging.getLogger("ttscale.proxy")
 
-_MAX_HEADER_LINES = 200
+
+class LeanResponse:
+    """The part of ``httpx.Response`` the HTTP backend reads."""
+
+    __slots__ = ("status_code", "content", "_raw", "_headers")
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], content: bytes) -> None:
+        self.status_code, self._raw, self.content = status_code, raw_headers, content
+        self._headers: httpx.Headers | None = None
+
+    @property
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            self._headers = httpx.Headers(self._raw)
+        return self._headers
+
+    @property
+    def reason_phrase(self) -> str:
+        return httpx.codes.get_reason_phrase(self.status_code)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
-class _Conn:
-    __slots__ = ("reader", "writer")
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection: at most one request in flight; the response is parsed as
+    it arrives and hands (status, headers, body, keep-alive) to the waiting request."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes, bool]] | None = None
+        self.closed = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.status = 0
+        self.headers_done = False
+        self.framed = False  # Content-Length or chunked: the end is known without a close
+
+    # ---------------------------------------------------------------- asyncio protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ValueError(f"unparseable response: {exc}"))
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if self.headers_done and not self.framed:  # a body delimited by the close
+            self.waiter = None
+            waiter.set_result((self.status, self.headers, b"".join(self.body), False))
+        else:
+            waiter.set_exception(ConnectionError("the connection closed before the response ended"))
+
+    # ---------------------------------------------------------------- httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
+            self.framed = True
+        if lname != b"transfer-encoding":  # the body is handed over decoded
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.headers_done = True
+        if self.status in (204, 304) or 100 <= self.status < 200:
+            self.framed = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        result = (self.status, self.headers, b"".join(self.body), self.parser.should_keep_alive())
+        self._reset()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(result)
+
+    # ---------------------------------------------------------------------- helpers
+
+    def _fail(self, exc: Exception) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
 
     def close(self) -> None:
-        self.writer.close()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
 
 
-class LeanTransport(httpx.AsyncBaseTransport):
-    """Plain-HTTP keep-alive pool. The number of connections is bounded by the caller's
-    own concurrency limit (the HTTP backend's per-upstream semaphore); at most
-    ``max_idle`` idle connections per host are kept."""
+class LeanClient:
+    """A keep-alive pool for one plain-HTTP upstream: one connection per request in flight
+    (the HTTP backend's semaphore bounds them), at most ``max_idle`` idle ones kept.
+    ``base_url``'s path prefixes every request path, as in ``httpx.AsyncClient``."""
 
-    def __init__(self, max_idle: int = 256) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 60.0, headers: dict[str, str] | None = None,
+                 max_idle: int = 256) -> None:
+        parts = urlsplit(base_url)
+        self._https = parts.scheme != "http"
+        self._fallback = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout),
+                                           headers=headers) if self._https else None
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.prefix = parts.path.rstrip("/").encode("ascii")
+        self.timeout = timeout
         self.max_idle = max_idle
-        self._idle: dict[tuple[str, int], list[_Conn]] = {}
-        self._fallback: httpx.AsyncHTTPTransport | None = None
+        host = parts.netloc.rsplit("@", 1)[-1]
+        common = {"Host": host, **(headers or {})}
+        self._head = b"".join(b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1"))
+                              for k, v in common.items())
+        self._idle: list[_Conn] = []
+        self.is_closed = False
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.scheme != "http":
-            if self._fallback is None:
-                self._fallback = httpx.AsyncHTTPTransport()
-            return await self._fallback.handle_async_request(request)
-        key = (url.host, url.port or 80)
-        timeouts: dict[str, Any] = request.extensions.get("timeout") or {}
-        body = request.content
-        target = url.raw_path.decode("ascii")
-        # bytes throughout: ``Headers.raw`` once, no str round trip or ``in headers`` (which
-        # re-derives the header encoding on every new Headers object)
-        parts = [request.method.encode("latin-1"), b" ", target.encode("latin-1"), b" HTTP/1.1\r\n"]
-        has_length = False
-        for name, value in request.headers.raw:
-            parts += (name, b": ", value, b"\r\n")
-            if not has_length and name.lower() == b"content-length":
-                has_length = True
-        if body and not has_length:
+    async def request(self, method: str, path: str, *, content: bytes | None = None,
+                      headers: dict[str, str] | None = None) -> Any:
+        if self._fallback is not None:
+            return await self._fallback.request(method, path, content=content, headers=headers)
+        if self.is_closed:
+            raise httpx.ConnectError("the client is closed")
+        body = content or b""
+        parts = [method.encode("ascii"), b" ", self.prefix, path.encode("ascii"), b" HTTP/1.1\r\n", self._head]
+        for k, v in (headers or {}).items():
+            parts += (k.encode("latin-1"), b": ", v.encode("latin-1"), b"\r\n")
+        if body or method in ("POST", "PUT", "PATCH"):
             parts.append(b"Content-Length: %d\r\n" % len(body))
-        parts.append(b"\r\n")
-        parts.append(body)
+        parts += (b"\r\n", body)
         payload = b"".join(parts)
-        idle = self._idle.get(key)
-        reused = bool(idle)
-        conn = idle.pop() if idle else await self._connect(key, timeouts.get("connect"))
-        try:
-            return await self._exchange(conn, key, payload, request, timeouts.get("read"))
-        except httpx.RemoteProtocolError:
-            if not reused:
-                raise
-        # a reused keep-alive connection the server had closed: once more on a fresh one
-        conn = await self._connect(key, timeouts.get("connect"))
-        return await self._exchange(conn, key, payload, request, timeouts.get("read"))
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.closed:
+                continue
+            try:
+                return await self._exchange(conn, payload)
+            except httpx.RemoteProtocolError as exc:
+                if conn.body or conn.headers_done:  # it answered, then failed: not a stale connection
+                    raise exc from None
+            break  # a stale keep-alive connection: once more on a fresh one
+        return await self._exchange(await self._connect(), payload)
 
-    async def _connect(self, key: tuple[str, int], timeout: float | None) -> _Conn:
+    async def _connect(self) -> _Conn:
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(key[0], key[1], limit=2**22)
+            async with asyncio.timeout(self.timeout):
+                _, conn = await loop.create_connection(_Conn, self.host, self.port)
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {key[0]}:{key[1]} timed out") from None
+            raise httpx.ConnectTimeout(f"connecting to {self.host}:{self.port} timed out") from None
         except OSError as exc:
-            raise httpx.ConnectError(f"cannot connect to {key[0]}:{key[1]}: {exc.strerror or exc}") from None
-        return _Conn(reader, writer)
+            raise httpx.ConnectError(f"cannot connect to {self.host}:{self.port}: "
+                                     f"{exc.strerror or exc}") from None
+        return conn
 
-    async def _exchange(self, conn: _Conn, key: tuple[str, int], payload: bytes, request: httpx.Request,
-                        timeout: float | None) -> httpx.Response:
+    async def _exchange(self, conn: _Conn, payload: bytes) -> LeanResponse:
+        loop = asyncio.get_running_loop()
+        waiter = conn.waiter = loop.create_future()
+        timer = loop.call_later(self.timeout, _expire, waiter)
         ok = False
         try:
-            conn.writer.write(payload)
-            async with asyncio.timeout(timeout):
-                status, headers, content, keep = await self._read_response(conn.reader)
+            assert conn.transport is not None
+            conn.transport.write(payload)
+            status, headers, content, keep = await waiter
             ok = keep
         except TimeoutError:
             raise httpx.ReadTimeout("timed out waiting for the upstream's response") from None
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-                IndexError) as exc:
+        except (ConnectionError, ValueError) as exc:
             raise httpx.RemoteProtocolError(f"the upstream dropped or garbled the response "
-                                            f"({type(exc).__name__})") from None
+                                            f"({type(exc).__name__}: {exc})") from None
         finally:
-            if ok:
-                idle = self._idle.setdefault(key, [])
-                if len(idle) < self.max_idle:
-                    idle.append(conn)
-                else:
-                    conn.close()
+            timer.cancel()
+            if ok and not conn.closed and not self.is_closed and len(self._idle) < self.max_idle:
+                self._idle.append(conn)
             else:
                 conn.close()
-        return httpx.Response(status, headers=headers, content=content, request=request)
-
-    @staticmethod
-    async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
-        line = await reader.readline()
-        if not line:
-            raise ConnectionError("connection closed before a response")
-        parts = line.split(None, 2)
-        status = int(parts[1])
-        headers: list[tuple[bytes, bytes]] = []
-        length: int | None = None
-        chunked = False
-        keep = parts[0] == b"HTTP/1.1"
-        for _ in range(_MAX_HEADER_LINES):
-            h = await reader.readline()
-            if h in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = h.partition(b":")
-            name, value = name.strip(), value.strip()
-            lname = name.lower()
-            if lname == b"content-length":
-                length = int(value)
-            elif lname == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-                continue  # the body is handed over decoded
-            elif lname == b"connection":
-                keep = value.lower() == b"keep-alive" or (keep and value.lower() != b"close")
-            headers.append((name, value))
-        else:
-            raise ValueError("too many header lines")
-        if chunked:
-            pieces = []
-            while True:
-                size = int((await reader.readline()).split(b";")[0], 16)
-                if size == 0:
-                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                pieces.append(await reader.readexactly(size))
-                await reader.readexactly(2)
-            content = b"".join(pieces)
-        elif length is not None:
-            content = await reader.readexactly(length) if length else b""
-        elif status in (204, 304) or 100 <= status < 200:
-            content = b""
-        else:  # delimited by close
-            content = await reader.read()
-            keep = False
-        return status, headers, content, keep
+        return LeanResponse(status, headers, content)
 
     async def aclose(self) -> None:
-        for conns in self._idle.values():
-            for c in conns:
-                c.close()
+        self.is_closed = True
+        for conn in self._idle:
+            conn.close()
         self._idle.clear()
         if self._fallback is not None:
             await self._fallback.aclose()
 
 
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 def lean_backend(**kwargs: Any) -> Any:
-    """An :class:`~ttscale.backends.openai.OpenAIBackend` whose upstream pool uses
-    :class:`LeanTransport` (through the backend's public ``transport=`` factory). Everything
-    else (retries, n-splitting, parsing, key redaction, one pool per upstream shared by all
-    its backends) is the HTTP backend's own."""
+    """An :class:`~ttscale.backends.openai.OpenAIBackend` whose upstream pool is a
+    :class:`LeanClient` (through the backend's public ``client=`` factory). Everything else
+    (retries, n-splitting, parsing, key redaction, one pool per upstream shared by all its
+    backends) is the HTTP backend's own."""
     from ..backends.openai import OpenAIBackend
 
     limit = int(kwargs.get("max_concurrency") or 64)
-    return OpenAIBackend(**kwargs, transport=lambda: LeanTransport(limit))
+
+    def client(base_url: str, timeout: float, headers: dict[str, str]) -> LeanClient:
+        return LeanClient(base_url, timeout=timeout, headers=headers, max_idle=limit)
+
+    return OpenAIBackend(**kwargs, client=client)
