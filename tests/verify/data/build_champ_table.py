@@ -45,6 +45,8 @@ REVIEWED: dict[str, tuple[str | None, bool, str]] = {
 KNOWN_ISSUES: dict[str, tuple[str | None, bool, str]] = {
     "P_Inequality_50|GPT-3.5|0-Shot": (None, False, "no answer; the last-number fallback picks a 0 from the derivation"),
     "P_Inequality_22|PaLM 2 Medium|0-Shot": (None, False, "truncated, no answer; the last-number fallback picks a number"),
+    "P_Inequality_42|GPT-4|0-Shot": (None, False, "answers the formula 3*(abc)^(1/3) - (a+b+c), not 3; the conclusion fallback takes its leading 3 (false positive)"),
+    "P_Sequence_11|GPT-3.5|0-Shot": (None, False, "answers an unevaluated floor(...) expression, no number; the conclusion fallback takes the 1 of 1/(x_1+1) (false positive)"),
 }
 
 
