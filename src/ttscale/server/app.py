@@ -1,9 +1,12 @@
 """The strategy proxy's HTTP layer: FastAPI routes, limits, auth, lifecycle (``ttscale serve --upstream``).
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``,
-``GET /health``. The handlers take the raw request (no FastAPI body models: the proxy's
-wire models are validated once, in :func:`~.serving.plan_request`) and return pre-encoded
-bytes, which keeps the per-request CPU of the HTTP layer small.
+``GET /health``. The two completion routes are the hot path, served by a small ASGI front
+(:class:`ProxyApp`) without FastAPI's routing, middleware and dependency machinery (which
+cost about as much CPU per request as the proxy's own work); every other path, method and
+the lifespan go to the FastAPI app. Both share the same handler, the same error mapping
+(:func:`~.wire.error_for`) and the same limits. Bodies are validated once, by the proxy's
+wire models in :func:`~.serving.plan_request`, and responses are pre-encoded bytes.
 
 Limits and safety, in the order they apply:
 
@@ -42,12 +45,13 @@ from .serving import ProxyService, ProxySettings, now, render_response, stream_e
 from .wire import (
     WireError,
     check_bearer,
+    error_for,
     install_error_handlers,
     read_json,
     require_safe_bind,
 )
 
-__all__ = ["ProxyOptions", "build_service", "create_app", "make_server", "run_proxy"]
+__all__ = ["ProxyOptions", "ProxyApp", "build_service", "create_app", "make_server", "run_proxy"]
 
 log = logging.getLogger("ttscale.proxy")
 
@@ -132,10 +136,47 @@ def _client_key(request: Any) -> str:
     return "a:" + (client.host if client else "?")
 
 
+Handler = Callable[[Request, bool], Awaitable[Any]]
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ProxyApp:
+    """The proxy's ASGI application: ``POST`` to the completion routes goes straight to the
+    shared handler; everything else (other paths and methods, ``/v1/models``, ``/health``,
+    404/405s, the lifespan) to the FastAPI app ``fallback``. Errors become the same
+    OpenAI-style responses as under FastAPI (:func:`~.wire.error_for`)."""
+
+    def __init__(self, fallback: FastAPI, handler: Handler, routes: dict[str, bool]) -> None:
+        self.fallback, self.handler, self.routes = fallback, handler, routes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        chat = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if chat is None or scope["method"] != "POST":
+            await self.fallback(scope, receive, send)
+            return
+        try:
+            response = await self.handler(Request(scope, receive), chat)
+        except Exception as exc:
+            status, body = error_for(exc, scope["path"])
+            await _send_json(send, status, body.model_dump_json().encode())
+            return
+        if isinstance(response, bytes):
+            await _send_json(send, 200, response)
+        else:
+            await response(scope, receive, send)
+
+
+async def _send_json(send: Any, status: int, payload: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*_JSON_HEADERS, (b"content-length", b"%d" % len(payload))]})
+    await send({"type": "http.response.body", "body": payload})
+
+
 def create_app(service: ProxyService, opts: ProxyOptions,
-               upstream_models: Callable[[], Awaitable[list[str]]] | None = None) -> Any:
-    """The FastAPI application. ``upstream_models`` lists the upstream's models for
-    ``/v1/models`` (default: ``GET {upstream}/models``, cached for 30 s)."""
+               upstream_models: Callable[[], Awaitable[list[str]]] | None = None) -> ProxyApp:
+    """The proxy's ASGI application (:class:`ProxyApp` over a FastAPI app). ``upstream_models``
+    lists the upstream's models for ``/v1/models`` (default: ``GET {upstream}/models``,
+    cached for 30 s)."""
     inflight: dict[str, int] = {}
     state = {"inflight": 0, "started": time.time()}
     list_models = upstream_models or _upstream_lister(opts)
@@ -176,9 +217,8 @@ def create_app(service: ProxyService, opts: ProxyOptions,
             plan = service.plan(await read_json(request, opts.max_body_bytes), chat=chat)
             rid = ("chatcmpl-" if chat else "cmpl-") + os.urandom(12).hex()
             created = now()
-            if not plan.stream:
-                outcomes = await service.run(plan, rid)
-                return Response(render_response(plan, outcomes, rid, created), media_type="application/json")
+            if not plan.stream:  # the encoded body (ProxyApp sends it; FastAPI routes wrap it)
+                return render_response(plan, await service.run(plan, rid), rid, created)
             # without progress events the decision comes first, so failures keep their status
             decided = None if plan.progress else await service.run(plan, rid)
 
@@ -196,13 +236,16 @@ def create_app(service: ProxyService, opts: ProxyOptions,
             if not handed_off:
                 release(key)
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> Any:
-        return await complete(request, chat=True)
+    def route(chat: bool) -> Callable[[Request], Awaitable[Any]]:
+        async def endpoint(request: Request) -> Any:
+            response = await complete(request, chat)
+            return Response(response, media_type="application/json") if isinstance(response, bytes) else response
 
-    @app.post("/v1/completions")
-    async def completions(request: Request) -> Any:
-        return await complete(request, chat=False)
+        return endpoint
+
+    routes = {"/v1/chat/completions": True, "/v1/completions": False}
+    for path, chat in routes.items():  # the same routes under FastAPI (ProxyApp's fallback)
+        app.add_api_route(path, route(chat), methods=["POST"], include_in_schema=False)
 
     @app.get("/v1/models")
     async def models(request: Request) -> Any:
@@ -218,7 +261,7 @@ def create_app(service: ProxyService, opts: ProxyOptions,
                 "requests": service.requests, "failures": service.failures,
                 "uptime_s": round(time.time() - state["started"], 1)}
 
-    return app
+    return ProxyApp(app, complete, routes)
 
 
 def _upstream_lister(opts: ProxyOptions) -> Callable[[], Awaitable[list[str]]]:

@@ -5,7 +5,8 @@ JSON decoding, bearer-key checks, the loopback rule for binding, and the transla
 ttscale's exceptions into OpenAI-style error responses (``{"error": {"message", "type",
 "param", "code"}}``). Servers install :func:`install_error_handlers` once and then simply
 raise: ``ConfigError`` → 400 naming the field, ``WireError`` → its own status,
-``BackendError`` → 502 (504 for timeouts), anything else → 500 without internals.
+``BackendError`` → 502 (504 for timeouts), anything else → 500 without internals
+(:func:`error_for`, which the proxy's direct routes use too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from ..errors import BackendError, ConfigError, UserError
 from .protocol import ErrorDetail, ErrorResponse
 
-__all__ = ["ServerLimits", "WireError", "error_response", "read_json", "check_bearer",
+__all__ = ["ServerLimits", "WireError", "error_for", "read_json", "check_bearer",
            "is_loopback", "require_safe_bind", "install_error_handlers"]
 
 log = logging.getLogger("ttscale.server")
@@ -42,15 +43,6 @@ class WireError(Exception):
                  code: str | None = None, type: str = "invalid_request_error") -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code, self.type = status, message, param, code, type
-
-
-def error_response(status: int, message: str, *, param: str | None = None, code: str | None = None,
-                   type: str = "invalid_request_error") -> Any:
-    """A JSONResponse holding OpenAI's error envelope."""
-    from starlette.responses import JSONResponse
-
-    body = ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code))
-    return JSONResponse(body.model_dump(), status_code=status)
 
 
 async def read_json(request: Any, max_bytes: int) -> Any:
@@ -102,30 +94,35 @@ def require_safe_bind(host: str, api_key: str | None) -> None:
                           "set --api-key (clients then send it as a bearer token) or bind 127.0.0.1")
 
 
-def install_error_handlers(app: Any) -> None:
-    """Map exceptions to OpenAI-style JSON errors so handlers can simply raise."""
-
-    async def on_wire(request: Any, exc: WireError) -> Any:
-        return error_response(exc.status, exc.message, param=exc.param, code=exc.code, type=exc.type)
-
-    async def on_config(request: Any, exc: ConfigError) -> Any:
-        return error_response(400, str(exc), param=exc.field, code="invalid_value")
-
-    async def on_user(request: Any, exc: UserError) -> Any:
-        return error_response(400, str(exc), code="invalid_request")
-
-    async def on_backend(request: Any, exc: BackendError) -> Any:
+def error_for(exc: Exception, path: str = "") -> tuple[int, ErrorResponse]:
+    """The HTTP status and OpenAI-style body of an exception raised while serving ``path``:
+    ``WireError`` → its own status, ``ConfigError`` → 400 naming the field, other
+    ``UserError`` → 400, ``BackendError`` → 502 (504 for timeouts), anything else → 500
+    without internals (logged with its traceback)."""
+    if isinstance(exc, WireError):
+        detail = ErrorDetail(message=exc.message, type=exc.type, param=exc.param, code=exc.code)
+        return exc.status, ErrorResponse(error=detail)
+    if isinstance(exc, ConfigError):
+        return 400, ErrorResponse(error=ErrorDetail(message=str(exc), param=exc.field, code="invalid_value"))
+    if isinstance(exc, BackendError):
         timeout = "timed out" in str(exc).lower()
-        log.warning("backend error on %s: %s", request.url.path, exc)
-        return error_response(504 if timeout else 502, str(exc), type="upstream_error",
-                              code="upstream_timeout" if timeout else "upstream_error")
+        log.warning("backend error on %s: %s", path, exc)
+        return 504 if timeout else 502, ErrorResponse(error=ErrorDetail(
+            message=str(exc), type="upstream_error", code="upstream_timeout" if timeout else "upstream_error"))
+    if isinstance(exc, UserError):
+        return 400, ErrorResponse(error=ErrorDetail(message=str(exc), code="invalid_request"))
+    log.error("internal error on %s", path, exc_info=exc)
+    return 500, ErrorResponse(error=ErrorDetail(message="internal server error", type="server_error",
+                                                code="internal_error"))
 
-    async def on_other(request: Any, exc: Exception) -> Any:
-        log.exception("internal error on %s", request.url.path)
-        return error_response(500, "internal server error", type="server_error", code="internal_error")
 
-    app.add_exception_handler(WireError, on_wire)
-    app.add_exception_handler(ConfigError, on_config)
-    app.add_exception_handler(UserError, on_user)
-    app.add_exception_handler(BackendError, on_backend)
-    app.add_exception_handler(Exception, on_other)
+def install_error_handlers(app: Any) -> None:
+    """Map exceptions to OpenAI-style JSON errors (:func:`error_for`) so handlers can simply raise."""
+    from starlette.responses import JSONResponse
+
+    async def handle(request: Any, exc: Exception) -> Any:
+        status, body = error_for(exc, request.url.path)
+        return JSONResponse(body.model_dump(), status_code=status)
+
+    for cls in (WireError, ConfigError, UserError, BackendError, Exception):
+        app.add_exception_handler(cls, handle)
