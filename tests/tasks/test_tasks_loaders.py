@@ -30,11 +30,13 @@ def _load_skipping(name: str, **options):
 @pytest.mark.parametrize("name, options, good, bad", [
     ("gsm8k", {"path": DATA / "gsm8k.jsonl"}, 4, {4: "answer", 5: "answer", 6: "answer", 7: "question"}),
     ("math500", {"path": DATA / "math500.parquet"}, 3, {4: "answer", 5: "problem"}),
-    ("aime2024", {"path": DATA / "aime2024.jsonl"}, 3, {4: "answer", 5: "answer", 6: "problem"}),
-    ("aime2025", {"path": DATA / "aime2025.jsonl"}, 2, {3: "answer"}),
-    ("gpqa", {"path": DATA / "gpqa.jsonl"}, 2, {3: "Incorrect Answer 3", 4: "Incorrect Answer 3"}),
-    ("mbpp", {"path": DATA / "mbpp.jsonl"}, 2, {3: "test_list", 4: "test_list"}),
-    ("humaneval", {"path": DATA / "humaneval.jsonl"}, 2, {3: "entry_point"}),
+    ("aime2024", {"path": DATA / "aime2024.jsonl"}, 3,
+     {4: "answer", 5: "answer", 6: "problem", 7: "answer", 8: "answer"}),
+    ("aime2025", {"path": DATA / "aime2025.jsonl"}, 2, {3: "answer", 4: "answer", 5: "problem"}),
+    ("gpqa", {"path": DATA / "gpqa.jsonl"}, 2,
+     {3: "Incorrect Answer 3", 4: "Incorrect Answer 3", 5: "Correct Answer"}),
+    ("mbpp", {"path": DATA / "mbpp.jsonl"}, 2, {3: "test_list", 4: "test_list", 5: "test_list"}),
+    ("humaneval", {"path": DATA / "humaneval.jsonl"}, 2, {3: "entry_point", 4: "test", 5: "test"}),
     (str(DATA / "problems.csv"), {"fields": {"question": "problem", "answer": "solution", "id": "qid"}}, 3,
      {3: "solution"}),
 ])
@@ -154,3 +156,34 @@ def test_bad_options_are_config_errors():
         make_task("file", path=str(DATA / "problems.csv"), fields={"questoin": "problem"})
     with pytest.raises(ConfigError, match="answer_type"):
         make_task("file", path=str(DATA / "problems.csv"), answer_type="essay")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_generic_loaders_report_missing_wrong_type_and_empty_rows(tmp_path, fmt):
+    rows = [{"problem": "1+1?", "solution": "2"},
+            {"problem": "no solution field"},
+            {"problem": "wrong type", "solution": ["2"]},
+            {"problem": "empty solution", "solution": ""},
+            {"problem": "2+2?", "solution": "4"}]
+    f = tmp_path / f"p.{fmt}"
+    if fmt == "jsonl":
+        f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:  # a typed column cannot hold a list among strings: the wrong type is a number column
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows[2]["solution"] = None
+        rows[2]["problem"] = None
+        pq.write_table(pa.Table.from_pylist(rows), f)
+    fields = {"question": "problem", "answer": "solution"}
+    task = make_task(str(f), fields=fields)
+    with pytest.warns(DataWarning) as record:
+        problems = task.load()
+    assert [p.answers[0] for p in problems] == ["2", "4"]
+    bad = {e.row: e.field for e in task.skipped}
+    assert set(bad) == {2, 3, 4} and bad[2] == "solution" and bad[4] == "solution"
+    message = str(record[0].message)
+    assert all(f"row {r}" in message for r in bad)
+    with pytest.raises(DataError) as err:
+        make_task(str(f), fields=fields, on_error="raise").load()
+    assert err.value.row == 2 and err.value.field == "solution"
