@@ -4,6 +4,7 @@ without model calls, stored decisions, and clear errors for bad input."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,9 @@ def test_report_writes_html_and_pngs(drawn: Path, tmp_path: Path, capsys: pytest
     for pid in ("capitals-000", "capitals-003"):
         assert f'id="p-{pid}"' in html
     assert "sweep/sc:n=2@2" in html and "Compute-optimal" in html
+    ids = re.findall(r'id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "element ids must be unique"
+    assert '<table id="points">' in html and '<table id="optimal">' in html
     assert (tmp_path / "r" / "rep-accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

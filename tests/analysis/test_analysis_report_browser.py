@@ -46,7 +46,7 @@ def test_sweep_then_report_renders_in_chromium(embedded_backend: Any, tmp_path: 
     assert not console, console
     dom = chromium("--dump-dom", report.as_uri()).stdout
     assert 'data-images-loaded="2/2"' in dom  # both figures decoded in the browser
-    for table in ('id="points"', 'id="optimal"', 'id="p-'):
+    for table in ('<table id="points">', '<table id="optimal">', 'id="p-'):
         assert table in dom
 
     from PIL import Image

@@ -97,7 +97,7 @@ class Report:
         self.images: dict[str, bytes] = {}
 
     def add(self, heading: str, body: str, anchor: str = "") -> None:
-        ident = f' id="{_e(anchor)}"' if anchor else ""
+        ident = f' id="sec-{_e(anchor)}"' if anchor else ""  # tables own the bare ids
         self.sections.append(f"<h2{ident}>{_e(heading)}</h2>\n{body}")
 
     def image(self, name: str, png: bytes, alt: str) -> str:
