@@ -133,3 +133,19 @@ def test_import_errors_are_clear(home):
     assert proc.returncode == 2 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
     proc = _cli("bank", "list", "--json", env_home=home / "home")
     assert proc.returncode == 0 and any(json.loads(line)["name"] == "dup" for line in proc.stdout.splitlines())
+
+
+def test_field_names_are_overridable_on_the_command_line(home):
+    rows = [{"q": r["question"], "gold": r["answer"], "outs": r["generated_answer"]} for r in PER_PROBLEM[:3]]
+    src = _write_jsonl(home / "renamed.jsonl", rows)
+    plain = _cli("bank", "import", str(src), "--name", "renamed", "--type", "math", env_home=home / "home")
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr  # the default names are absent
+    proc = _cli("bank", "import", str(src), "--name", "renamed", "--type", "math", "--format", "per-problem",
+                "--question-field", "q", "--answer-field", "gold", "--responses-field", "outs",
+                env_home=home / "home")
+    assert proc.returncode == 0, proc.stderr
+    proc = _cli("sweep", "--bank", "renamed", "--strategy", "sc", "--budgets", "4", "--json", "--no-progress",
+                env_home=home / "home")
+    assert proc.returncode == 0, proc.stderr
+    (point,) = map(json.loads, proc.stdout.splitlines())
+    assert point["problems"] == 3 and point["accuracy"] == pytest.approx((1 + 0.5 + 1) / 3)
