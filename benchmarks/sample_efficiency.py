@@ -45,6 +45,7 @@ from ttscale.types import Sample, Usage
 HERE = Path(__file__).resolve().parent
 FACTS_CACHE = HERE / "data" / "facts_gemma3_270m_n40.jsonl"
 CAP = 40
+FACTS_PROBLEMS = 240
 POINT = 0.01  # one accuracy point (accuracy is a fraction)
 
 
@@ -59,38 +60,41 @@ class Item:
 
 # --- banks ---------------------------------------------------------------------------------------
 
-def facts_bank(regenerate: bool = False) -> list[Item]:
+def facts_bank(regenerate: bool = False, problems: int = FACTS_PROBLEMS) -> list[Item]:
     if regenerate or not FACTS_CACHE.exists():
-        _draw_facts()
+        _draw_facts(problems=problems)
     items = []
     for line in FACTS_CACHE.read_text().splitlines():
         row = json.loads(line)
+        # drawn at T=1 by the embedded backend: the summed log-prob is the sampling log-prob
         ss = [Sample(problem_id=row["id"], index=i, text=t, answer=a, usage=Usage(completion_tokens=k),
-                     logprob_mean=lp, self_certainty_mean=sc)
+                     logprob_mean=lp, logprob_sum=None if lp is None else lp * k, sampled_logprob=lp is not None,
+                     self_certainty_mean=sc)
               for i, (t, a, k, lp, sc) in enumerate(zip(row["texts"], row["answers"], row["tokens"],
                                                         row["logprob"], row["self_certainty"], strict=True))]
         items.append(Item(row["id"], ss, frozenset(row["correct"])))
     return items
 
 
-def _draw_facts(seed: int = 0) -> None:
-    """Draw 40 samples per facts problem with the embedded model (minutes on 2 CPU cores)."""
+def _draw_facts(seed: int = 0, problems: int = FACTS_PROBLEMS) -> None:
+    """Draw 40 samples for each of the first ``problems`` facts problems (the families are
+    interleaved, so any prefix covers all six) with the embedded model (minutes on 2 CPU cores)."""
     from ttscale.engine import Engine, LiveSource
     from ttscale.registry import backends, tasks
     from ttscale.store import Store
 
     task = tasks.create("facts")
-    problems = task.load()[:24]
+    chosen = task.load()[:problems]
     store = Store(HERE / "data" / ".facts_draw")
     backend = backends.create("hf")
     engine = Engine(task, LiveSource(backend, store, task, seed=seed), store=store, concurrency=1)
     t0 = time.monotonic()
-    asyncio.run(engine.run(problems, make_strategy(f"sc:n={CAP}")))
+    asyncio.run(engine.run(chosen, make_strategy(f"sc:n={CAP}")))
     asyncio.run(backend.aclose())
     print(f"drew the facts bank in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     FACTS_CACHE.parent.mkdir(parents=True, exist_ok=True)
     with open(FACTS_CACHE, "w") as f:
-        for p in problems:
+        for p in chosen:
             ss = sorted(store.get_samples(p.id, "main").values(), key=lambda s: s.index)[:CAP]
             answers = [s.answer for s in ss]
             f.write(json.dumps({

@@ -103,6 +103,12 @@ class Generation(BaseModel):
     entropy_mean: float | None = None
     self_certainty_mean: float | None = None
     distribution: Literal["full", "top_k", "none"] = "none"
+    #: True when ``logprob_sum`` is the log-probability of this exact completion under the
+    #: model at temperature 1 — what it was sampled at (top-p/top-k truncation only raises a
+    #: kept token's chance, so the value stays a lower bound). ``exp(logprob_sum)`` is then a
+    #: proven lower bound on how often this completion comes back, which lets ``voi`` certify
+    #: the answer distribution's mode from a few short samples. False when unknown.
+    sampled_logprob: bool = False
     latency: float = 0.0
     model: str = ""
     seed: int | None = None

@@ -188,3 +188,20 @@ def test_n_must_be_positive_before_any_work() -> None:
     with pytest.raises(ConfigError) as info:
         asyncio.run(backend.generate("x", 0, SamplingConfig()))
     assert info.value.field == "n"
+
+
+@pytest.mark.model
+def test_sampled_logprob_is_the_chance_of_drawing_the_completion(embedded_backend: Any) -> None:
+    """At T=1 exp(logprob_sum) is how often the exact completion comes back (what voi's seen
+    mass rests on); at any other temperature the flag is off."""
+    from collections import Counter
+
+    n = 64
+    gens = _run(embedded_backend, CAPITALS, n, seed=5, max_tokens=3, stop=["\n"])
+    assert all(g.sampled_logprob for g in gens)
+    text, hits = Counter(g.text for g in gens).most_common(1)[0]
+    p = max(math.exp(g.logprob_sum) for g in gens if g.text == text)
+    assert abs(hits / n - p) < 4 * math.sqrt(p * (1 - p) / n) + 0.03, (text, hits, p)
+    assert not any(g.sampled_logprob for g in _run(embedded_backend, CAPITALS, 2, seed=5, max_tokens=3,
+                                                   temperature=0.7))
+    assert not _run(embedded_backend, CAPITALS, 1, max_tokens=2, temperature=0.0)[0].sampled_logprob

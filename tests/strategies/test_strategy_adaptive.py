@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from strategy_helpers import MockBackend, samples, solve
 
 from ttscale.config import Budget
 from ttscale.runner import make_strategy
-from ttscale.strategies.adaptive import beta_confidence, mode_probability, voi_gain
+from ttscale.strategies.adaptive import (
+    beta_confidence,
+    mass_mode_probability,
+    mode_probability,
+    seen_mass,
+    voi_gain,
+)
 from ttscale.strategies.base import Done, Draw, View
 
 
@@ -102,3 +110,59 @@ def test_adaptive_rules_live_on_mock_respect_budget_and_stop_early_when_easy(spe
     assert capped.samples_used <= 7 and capped.answer in {"a", "b", "c"}
     none = solve(spec, MockBackend(default={"None": 1.0}), budget=Budget(max_samples=5))
     assert none.answer is None and none.samples_used == 5
+
+
+# --- voi's seen mass: exp(logprob_sum) of distinct completions proves a lower bound on shares
+
+def exact(answers, probs, texts=None):
+    """Samples whose summed log-probs are their sampling log-probabilities."""
+    return [s.model_copy(update={"logprob_sum": math.log(p), "sampled_logprob": True})
+            for s, p in zip(samples(answers, texts=texts), probs, strict=True)]
+
+
+def test_seen_mass_counts_each_distinct_completion_once():
+    view = View(samples=[])
+    d, mass, unseen = seen_mass(view, exact(["a", "a", "a", "b"], [0.3, 0.3, 0.1, 0.2],
+                                            texts=["The answer is a", "The answer is a", "a.", "b"]))
+    assert d.answer == "a" and mass == pytest.approx({"a": 0.4, "b": 0.2}) and unseen == pytest.approx(0.4)
+    assert seen_mass(view, samples(["a"], logprobs=[-0.1])) is None  # no sampling log-probs: no mass
+
+
+def test_mass_certificate_is_exact_and_needs_more_than_the_unseen_mass():
+    assert mass_mode_probability((0.5, 0.2), (1, 1), 0.29) == 1.0  # 0.5 > 0.2 + 0.29
+    assert mass_mode_probability((0.5, 0.2), (1, 1), 0.31) < 1.0
+    assert mass_mode_probability((0.1, 0.6), (2, 1), 0.3) == 0.0  # the rival's proven mass wins
+
+
+def test_voi_stops_after_one_sample_that_holds_most_of_the_mass():
+    d = make_strategy("voi").decide(View(samples=exact(["a"], [0.6])))
+    assert isinstance(d, Done) and d.answer == "a" and d.confidence == 1.0
+    assert isinstance(make_strategy("voi:mass=off").decide(View(samples=exact(["a"], [0.6]))), Draw)
+    assert isinstance(make_strategy("voi").decide(View(samples=exact(["a"], [0.4]))), Draw)
+    # a duplicate adds no mass: two draws of a 0.3 completion prove 0.3, not 0.6
+    assert isinstance(make_strategy("voi:certainty=1.0").decide(View(samples=exact(["a", "a"], [0.3, 0.3]))), Draw)
+
+
+def test_voi_without_sampling_logprobs_decides_as_with_mass_off():
+    ss = samples(["a", "a", "b", "a"], logprobs=[-0.1, -0.2, -0.1, -0.3])
+    for spec in ("voi", "voi:epsilon=0.05"):
+        a, b = make_strategy(spec).decide(View(samples=ss)), make_strategy(spec + ",mass=off" if ":" in spec
+                                                                           else "voi:mass=off").decide(View(samples=ss))
+        assert a == b
+
+
+def test_voi_with_exact_mock_logprobs_stops_sooner_and_replays_exactly(tmp_path):
+    from strategy_helpers import problem, replay
+
+    from ttscale.store import Store
+    dist = {"a": 0.7, "b": 0.2, "c": 0.1}
+    used = {}
+    for mass in ("auto", "off"):
+        store = Store(tmp_path / mass)
+        runs = [solve(f"voi:mass={mass}", MockBackend(default=dist, exact_logprobs=True),
+                      prob=problem(pid=f"p{i}"), store=store, seed=i) for i in range(12)]
+        used[mass] = sum(r.samples_used for r in runs)
+        again = [replay(f"voi:mass={mass}", store, prob=problem(pid=f"p{i}")) for i in range(12)]
+        assert [(r.answer, r.samples_used, r.confidence) for r in again] == \
+            [(r.answer, r.samples_used, r.confidence) for r in runs]
+    assert used["auto"] < used["off"]

@@ -338,7 +338,8 @@ class HFBackend:
                 raise BackendError(f"embedded model failed: {exc}", upstream=self.model) from exc
             latency = time.perf_counter() - t0
             self._own_load = ((time.process_time() - cpu0) / max(latency, 1e-9), time.monotonic())
-        return [self._generation(row, i, len(ids), latency, seed) for i, row in enumerate(rows)]
+        exact = not config.greedy and config.temperature == 1.0
+        return [self._generation(row, i, len(ids), latency, seed, exact) for i, row in enumerate(rows)]
 
     async def next_token_logprobs(self, prompt: Prompt, candidates: list[str]) -> tuple[dict[str, float], Usage]:
         """Log-prob of each candidate's first token as the next token after ``prompt`` (one
@@ -487,7 +488,7 @@ class HFBackend:
         return True
 
     def _generation(self, row: _Row, index: int, prompt_tokens: int, latency: float,
-                    seed: int) -> Generation:
+                    seed: int, exact: bool = False) -> Generation:
         count = len(row.tokens)
         lps = row.logprobs
         return Generation(
@@ -503,6 +504,7 @@ class HFBackend:
             entropy_mean=row.entropy_sum / count if count else None,
             self_certainty_mean=row.certainty_sum / count if count else None,
             distribution="full",
+            sampled_logprob=exact and bool(lps),
             latency=latency,
             model=self.model,
             seed=seed,

@@ -29,13 +29,17 @@ class MockBackend:
     text (``{answer}`` is replaced; the answer ``None`` renders ``no_answer_text``);
     ``logprob_means``: answer → mean token log-prob, to exercise likelihood-weighted rules;
     ``tokens``: completion tokens per sample (int or answer → int); ``responder``: a
-    callable (prompt, rng) → text that overrides everything (for judge/aggregation tests)."""
+    callable (prompt, rng) → text that overrides everything (for judge/aggregation tests);
+    ``exact_logprobs``: report each sample's true sampling log-probability (the log of its
+    answer's probability, since an answer always renders to the same text) and mark it
+    ``sampled_logprob`` at temperature 1, as the embedded backend does."""
 
     def __init__(self, script: Mapping[str, Distribution] | None = None, *,
                  default: Distribution | None = None, template: str = "The answer is {answer}",
                  no_answer_text: str = "I am not sure.", logprob_means: Mapping[str, float] | None = None,
                  tokens: int | Mapping[str, int] = 10, latency: float = 0.0, model: str = "mock",
-                 responder: Callable[[str, random.Random], str] | None = None) -> None:
+                 responder: Callable[[str, random.Random], str] | None = None,
+                 exact_logprobs: bool = False) -> None:
         self.script = dict(script or {})
         self.default = dict(default or {"42": 1.0})
         for key, dist in [*self.script.items(), ("default", self.default)]:
@@ -48,6 +52,7 @@ class MockBackend:
         self.latency = latency
         self.model = model
         self.responder = responder
+        self.exact_logprobs = exact_logprobs and responder is None
         self.calls: list[tuple[str, int]] = []  # (prompt text, n), for tests
 
     def _dist(self, text: str) -> Distribution:
@@ -80,12 +85,19 @@ class MockBackend:
             ntok = self.tokens if isinstance(self.tokens, int) else self.tokens.get(ans, 10)
             ntok = min(ntok, config.max_tokens)
             mean = self.logprob_means.get(ans, -0.5) + rng.gauss(0, 0.05)
+            total = mean * ntok
+            if self.exact_logprobs:  # the chance of this exact text: no-answer keys share one
+                blank = ("None", "")
+                same_text = sum(q for a, q in dist.items() if a in blank) if ans in blank else dist[ans]
+                total = math.log(same_text / sum(probs))
+                mean = total / ntok
             out.append(Generation(
                 text=body, finish_reason="stop",
                 usage=Usage(prompt_tokens=prompt_tokens if i == 0 else 0,
                             cached_prompt_tokens=0 if i == 0 else prompt_tokens,
                             completion_tokens=ntok),
-                logprob_sum=mean * ntok, logprob_mean=mean, logprob_min=mean - 1.0,
+                logprob_sum=total, logprob_mean=mean, logprob_min=mean - 1.0,
+                sampled_logprob=self.exact_logprobs and config.temperature == 1.0,
                 entropy_mean=-mean, self_certainty_mean=math.exp(mean),
                 distribution="full", latency=self.latency, model=self.model, seed=seed))
         return out

@@ -256,7 +256,8 @@ class OpenAIBackend:
             limit = _n_cap(str(exc), count)
             self._learn_n_limit(limit, f"rejected n={count}")
             return await self._split(up, prompt, chat, start, count, limit, config, seed)
-        gens = self._parse(data, chat, count, latency, chunk_seed, start)
+        gens = self._parse(data, chat, count, latency, chunk_seed, start,
+                           exact=config.temperature == 1.0)
         if not gens:
             raise BackendError(f"{self.display_url} returned no choices", upstream=self.display_url,
                                status=200)
@@ -401,11 +402,12 @@ class OpenAIBackend:
     # ------------------------------------------------------------------------ parsing
 
     def _parse(self, data: dict[str, Any], chat: bool, count: int, latency: float,
-               seed: int | None, start: int) -> list[Generation]:
+               seed: int | None, start: int, exact: bool = False) -> list[Generation]:
         """Generations from one response (at most ``count``) whose first choice is sample
         ``start`` of the generate call: only sample 0 pays for the prompt, the others count it
         as cached. A malformed choice is an upstream bug, reported as BackendError (not
-        retried: it would repeat)."""
+        retried: it would repeat). ``exact``: the request sampled at temperature 1, so a
+        choice's summed log-probs are its sampling log-probability (``sampled_logprob``)."""
         try:
             choices = sorted(data["choices"], key=lambda c: c.get("index", 0))[:count]
             usage = data.get("usage") or {}
@@ -436,7 +438,8 @@ class OpenAIBackend:
             return [Generation(text=text, finish_reason=finish, model=model, seed=seed, latency=latency,
                                usage=Usage(prompt_tokens=0 if start + i else prompt_tokens,
                                            cached_prompt_tokens=prompt_tokens if start + i else 0,
-                                           completion_tokens=ntok), **stats)
+                                           completion_tokens=ntok),
+                               sampled_logprob=exact and stats.get("logprob_sum") is not None, **stats)
                     for i, ((text, finish, stats, _), ntok) in enumerate(zip(rows, counts, strict=True))]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # incl. pydantic's
             raise BackendError(f"{self.display_url} sent a malformed completion: {type(exc).__name__}: "

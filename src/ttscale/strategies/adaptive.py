@@ -32,6 +32,19 @@
   within the problem) and draws can come in batches sized from the posterior (``batch=0``)
   to cut the number of rounds.
 
+  When the samples carry their sampling log-probabilities (``Sample.sampled_logprob``: drawn
+  at temperature 1), ``voi`` also uses *seen mass*: exp(logprob_sum) of each distinct
+  completion is a proven lower bound on how often it comes back, so each answer class has at
+  least the mass of its distinct completions seen so far, and at most that plus the mass
+  not yet seen. Once the leader's proven mass exceeds any rival's plus everything unseen, the
+  leader *is* the mode of the answer distribution — exact, no prior — and sampling stops,
+  after a single sample when that sample alone holds over half the mass. Short of that
+  certificate, ``certainty`` stops when the leader is the mode with that posterior
+  probability, the unseen mass spread over the classes by Dirichlet(counts + 1). For long
+  reasoning chains every completion is unique and its probability negligible, so nothing
+  changes there; for short answers (facts, choices, numbers) most problems stop at one to
+  three samples.
+
 Monte-Carlo estimates use a seed derived from the counts, so a decision is a deterministic
 function of the samples seen: replay reproduces live runs exactly. Every rule reports its
 posterior probability as the decision's confidence.
@@ -52,7 +65,8 @@ from .base import Action, Done, Draw, Strategy, StrategyParams, View, vote
 from .signals import hedge_count
 
 __all__ = ["BetaStop", "DirichletStop", "EarlyStopSC", "BayesStop", "ValueOfInformation",
-           "beta_confidence", "dirichlet_confidence", "mode_probability", "voi_gain", "class_tally"]
+           "beta_confidence", "dirichlet_confidence", "mode_probability", "voi_gain", "class_tally",
+           "seen_mass", "mass_mode_probability"]
 
 MC_DRAWS = 1000
 
@@ -97,6 +111,47 @@ def mode_probability(counts: tuple[float, ...], unseen: float = 1.0) -> float:
     alpha[-1] = unseen
     theta = _rng(counts, "bayes").dirichlet(alpha, size=MC_DRAWS)
     return float((theta.argmax(axis=1) == 0).mean())
+
+
+def seen_mass(view: View, samples: Sequence[Sample]) -> tuple[Done, dict[str, float], float] | None:
+    """(the vote, the proven mass of each voted class, the unseen mass), or None unless every
+    sample carries its sampling log-probability.
+
+    A class's proven mass is the sum of exp(logprob_sum) over its *distinct* completions
+    (the same text drawn twice is one event; of several token paths to one text the likeliest
+    counts), so it never exceeds the class's true share; the unseen mass is one minus every
+    distinct completion seen, answerless ones included (they belong to no class)."""
+    if not samples or not all(s.sampled_logprob and s.logprob_sum is not None for s in samples):
+        return None
+    best: dict[str, tuple[float, str | None]] = {}
+    for s in samples:
+        lp = float(s.logprob_sum)  # type: ignore[arg-type]
+        if s.text not in best or lp > best[s.text][0]:
+            best[s.text] = (lp, s.answer)
+    d = vote(view, samples)
+    mass = dict.fromkeys(d.votes, 0.0)
+    seen = 0.0
+    for lp, answer in best.values():
+        p = math.exp(min(lp, 0.0))
+        seen += p
+        if answer is not None:
+            mass[view.canonical(answer)] += p
+    return d, mass, max(0.0, 1.0 - seen)
+
+
+@lru_cache(maxsize=65536)
+def mass_mode_probability(masses: tuple[float, ...], counts: tuple[float, ...], unseen: float) -> float:
+    """P(class 0 is the mode of the answer distribution) given proven masses, vote counts and
+    the unseen mass: 1.0 exactly when masses[0] > max(others) + unseen (a certificate);
+    otherwise a Monte-Carlo estimate with shares = masses + unseen·ρ, ρ ~ Dirichlet(counts + 1)
+    over the voted classes plus one class of answers not seen yet (capped below 1: sampling
+    cannot prove what only the certificate does)."""
+    if masses[0] > max(masses[1:], default=0.0) + unseen:
+        return 1.0
+    import numpy as np
+    rho = _rng((*masses, *counts, unseen), "mass").dirichlet(np.asarray([*counts, 0.0]) + 1.0, size=MC_DRAWS)
+    share = np.asarray([*masses, 0.0]) + unseen * rho
+    return min(float((share[:, 0] > share[:, 1:].max(axis=1)).mean()), 1.0 - 1.0 / MC_DRAWS)
 
 
 _GRID = 256
@@ -272,6 +327,11 @@ class VOIParams(AdaptiveParams):
         "auto", description="weight the stopping tally by path quality: auto = likelihood when every "
                             "sample has it, else none; brevity = short and unhedged; hedges = unhedged")
     signal_strength: float = Field(0.25, ge=0.0, lt=1.0, description="vote weights span 1 ± this")
+    mass: Literal["auto", "off"] = Field(
+        "auto", description="auto: when samples carry their sampling log-probs, stop as soon as "
+                            "the seen probability mass proves the leader is the mode")
+    certainty: float = Field(0.99, gt=0.5, le=1.0, description="with seen mass: also stop once "
+                             "P(leader is the mode) reaches this (1.0: only on a certificate)")
 
 
 class ValueOfInformation(_Adaptive):
@@ -302,10 +362,26 @@ class ValueOfInformation(_Adaptive):
         # a bounded multiplicative weight in 1 ± signal_strength: a signal can sharpen, never flip alone
         return [1.0 + self.params.signal_strength * math.tanh((r - mean) / sd) for r in raw]
 
+    def _mass_confidence(self, view: View, samples: list[Sample]) -> float | None:
+        """P(the vote's leader is the mode) from seen mass, or None when it does not apply."""
+        if self.params.mass == "off":
+            return None
+        seen = seen_mass(view, samples)
+        if seen is None or seen[0].answer is None:
+            return None
+        d, mass, unseen = seen
+        order = [d.answer, *(k for k in d.votes if k != d.answer)]  # the leader first
+        return mass_mode_probability(tuple(mass[k] for k in order), tuple(d.votes[k] for k in order),
+                                     unseen)
+
     def confidence(self, view: View, samples: list[Sample]) -> tuple[bool, float]:
         c = class_tally(view, samples, self._weights(samples))
         if not c:
             return False, 0.0
+        pm = self._mass_confidence(view, samples)
+        if pm is not None and (pm >= 1.0 or (pm >= self.params.certainty
+                                             and len(samples) >= self.params.min_samples)):
+            return True, pm  # a certificate needs no minimum: it is exact
         a, b = c[0], (c[1] if len(c) > 1 else 0.0)
         voted = sum(1 for s in samples if s.answer is not None)
         # the share of future draws that lands on the two leading answers, posterior mean
