@@ -2,9 +2,10 @@
 
 Why a hand-written HTTP/1.1 load client: on a 2-core machine the client, the proxy and the
 upstream share the CPU, so a heavyweight client (httpx, the openai SDK) would measure
-itself. This one keeps one keep-alive connection per virtual client, sends pre-encoded
-bodies and parses only the status line and Content-Length; bodies are kept and scored
-after the run.
+itself. This one keeps one keep-alive connection per virtual client (reconnecting when a
+server answers ``Connection: close``, as optillm's werkzeug server does for every request),
+sends pre-encoded bodies and parses only the status line, Content-Length and Connection;
+bodies are kept and scored after the run.
 """
 
 from __future__ import annotations
@@ -135,17 +136,25 @@ async def _client(host: str, port: int, path: str, make_body: Any, wid: int, sto
             head = (f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
                     f"{headers}content-length: {len(body)}\r\n\r\n").encode()
             t0 = time.perf_counter()
+            if writer.is_closing():  # the server closed the last one (a cost of that server)
+                reader, writer = await asyncio.open_connection(host, port)
             writer.write(head + body)
             status_line = await reader.readline()
             length = 0
+            close = status_line.startswith(b"HTTP/1.0")
             while True:
                 line = await reader.readline()
                 if line in (b"\r\n", b""):
                     break
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                lname = name.strip().lower()
+                if lname == b"content-length":
                     length = int(value)
+                elif lname == b"connection":
+                    close = value.strip().lower() == b"close"
             payload = await reader.readexactly(length) if length else b""
+            if close:  # e.g. werkzeug (optillm) answers every request with "Connection: close"
+                writer.close()
             out.latencies.append(time.perf_counter() - t0)
             status = int(status_line.split()[1]) if status_line else 0
             out.statuses[status] = out.statuses.get(status, 0) + 1

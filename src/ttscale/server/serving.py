@@ -105,6 +105,9 @@ class ProxyTask(Task):
         self.answer_type = answer_type  # type: ignore[misc]
         self.regex = regex
         self._pattern: Any = None
+        from ..verify.extract import extract_answer  # bound once: the hot path calls it per sample
+
+        self._extract = extract_answer
         if regex is not None:
             import regex as regex_module  # the ``regex`` module: matching with a timeout
 
@@ -128,9 +131,7 @@ class ProxyTask(Task):
             if isinstance(got, tuple):  # several groups: the first one
                 got = got[0]
             return got.strip() or None
-        from ..verify.extract import extract_answer
-
-        return extract_answer(text, self.answer_type)
+        return self._extract(text, self.answer_type)
 
     def same(self, a: str, b: str) -> bool:
         if a == b:
