@@ -45,6 +45,17 @@ def test_run_writes_run_directory_and_prints_it_last(tmp_path):
     assert summary["samples_in_store"] == 4 * 4 + 4  # sampled + greedy
 
 
+def test_problems_short_of_n_samples_are_named_not_silently_dropped(tmp_path):
+    out = tmp_path / "run"
+    proc = _cli("run", "--backend", "mock", "--no-progress", "--limit", "4", "-n", "4", "--run-max-samples", "10",
+                "--concurrency", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    maj = next(r for r in summary["rows"] if r["method"] == "maj@4")
+    assert maj["problems"] < summary["problems"]
+    assert f"cover the {maj['problems']} of 4 problems" in proc.stdout
+
+
 def test_sigkill_midway_then_rerun_loses_and_repeats_nothing(tmp_path):
     out = tmp_path / "run"
     args = [*RUN, "--limit", "8", "-n", "8", "--concurrency", "1", "--backend-option", "latency=0.15",

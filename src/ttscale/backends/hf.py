@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -414,10 +415,12 @@ class HFBackend:
         rows = [_Row() for _ in range(n)]
         active = list(range(n))  # original row index of each batch row
         stops = tuple(s for s in config.stop if s)
+        # the KV cache argument is ``cache`` in newer transformers, ``past_key_values`` before
+        # (which newer releases still take, with a FutureWarning on every call)
+        cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         with torch.inference_mode():
             cache = DynamicCache(config=model.config)
-            out = model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True,
-                        logits_to_keep=1)
+            out = model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1, **{cache_kw: cache})
             self.prefills += 1
             logits = out.logits[:, -1, :].float()  # one row serves the first n draws
             cache.batch_repeat_interleave(n)
@@ -443,8 +446,7 @@ class HFBackend:
                 if len(keep) < len(active):  # finished rows leave the batch
                     cache.batch_select_indices(torch.tensor(keep))
                     active = [active[b] for b in keep]
-                out = model(input_ids=next_tokens, past_key_values=cache, use_cache=True,
-                            logits_to_keep=1)
+                out = model(input_ids=next_tokens, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
                 self.decode_steps += 1
                 logits = out.logits[:, -1, :].float()
         for row in rows:

@@ -119,5 +119,10 @@ def main(args: argparse.Namespace) -> int:
                      for r in s["rows"]])
         print(f"samples generated: {s['samples_generated']} (in store: {s['samples_in_store']}), "
               f"wall time {s['wall_time']:.1f} s")
+        short = min((r["problems"] for r in s["rows"] if r["method"].startswith(("pass@", "maj@"))),
+                    default=s["problems"])
+        if short < s["problems"]:  # a budget or an upstream failure left some problems short
+            print(f"note: pass@1 and maj@k cover the {short} of {s['problems']} problems that have all "
+                  f"{s['n']} samples (the rest ran out of budget or failed); see summary.json")
     print(result.run_dir)
     return 0
