@@ -15,7 +15,7 @@ recorded per question id), at concurrency 1, 8 and 32 and upstream latency 0 and
 Measured per cell: requests/s, p50/p95 latency, proxy CPU seconds per request (the proxy
 process and its children), peak RSS, and how often the returned answer is a true majority
 (a most frequent answer; ties accept any tied one) of the samples the upstream drew for
-that request. Peers run from their own venv (``--peer-python``, see README.md); a peer that
+that request. Peers run from their own venvs (``--peer-python``, see README.md); a peer that
 is not installed there is reported as missing, with the reason.
 
     python benchmarks/peers/run.py --seconds 10
@@ -75,10 +75,20 @@ def start_ttscale(upstream: str, peer_python: str) -> Started:
     return proc, url, harness.chat_body(f"sc8/{MODEL}")
 
 
+def find_exe(name: str, peer_python: str) -> str:
+    """``name`` next to the first of the comma-separated interpreters that has it."""
+    for python in peer_python.split(","):
+        exe = Path(python).parent / name
+        if exe.exists():
+            return str(exe)
+    raise RuntimeError(f"{name} not found next to {peer_python}")
+
+
 def start_its_hub(upstream: str, peer_python: str) -> Started:
-    exe = str(Path(peer_python).parent / "its-iaas")
-    if not Path(exe).exists():
-        raise RuntimeError(f"its-iaas not found next to {peer_python} (pip install 'its_hub[iaas]')")
+    try:
+        exe = find_exe("its-iaas", peer_python)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc} (pip install 'its_hub[iaas]')") from None
     port = free_port()
     proc = subprocess.Popen([exe, "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -93,9 +103,10 @@ def start_its_hub(upstream: str, peer_python: str) -> Started:
 
 
 def start_optillm(upstream: str, peer_python: str) -> Started:
-    exe = str(Path(peer_python).parent / "optillm")
-    if not Path(exe).exists():
-        raise RuntimeError(f"optillm not found next to {peer_python} (pip install optillm)")
+    try:
+        exe = find_exe("optillm", peer_python)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc} (see README.md: uv pip install optillm)") from None
     port = free_port()
     env = {"OPENAI_API_KEY": "unused", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([exe, "--base-url", upstream, "--port", str(port), "--host", "127.0.0.1",
@@ -116,7 +127,8 @@ def main() -> None:
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--latency-ms", default="0,50")
     ap.add_argument("--peers", default="direct,ttscale,its_hub,optillm")
-    ap.add_argument("--peer-python", default="/work/peervenv/bin/python")
+    ap.add_argument("--peer-python", default="/work/peervenv/bin/python,/work/optvenv/bin/python",
+                    help="the peers' interpreters, comma-separated; each peer runs from the first venv that has it")
     ap.add_argument("--json", action="store_true", help="also print one JSON object per cell")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
