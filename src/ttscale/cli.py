@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KeyboardInterrupt:
-        print("ttscale: interrupted; rerun the same command with --resume to continue", file=sys.stderr)
+        print("ttscale: interrupted; every sample drawn so far is stored: `ttscale run --resume RUN_DIR` "
+              "(or the same command with the same --out) continues without redrawing", file=sys.stderr)
         return 130
 
 
