@@ -2,9 +2,11 @@
 
 Banks (every one with ≥ 40 samples per problem; all rules are capped at 40):
 
-- ``facts``: the embedded Gemma 3 270M on the built-in `facts` task, 40 samples per problem,
-  drawn once and cached (small) in ``benchmarks/data/facts_gemma3_270m_n40.jsonl``
-  (``--regenerate`` draws it again with the same seed);
+- ``facts``: the embedded Gemma 3 270M on the built-in `facts` task (the first 240
+  problems, all six families), 40 samples per problem at T=1, drawn once and cached in
+  ``benchmarks/data/facts_gemma3_270m_n40.jsonl`` with each sample's summed log-prob, which
+  at T=1 is its sampling log-probability — what ``voi``'s seen-mass certificate uses
+  (``--regenerate`` draws it again with the same seed, about 2 minutes here);
 - ``champ``: CHAMP's 72 real responses per problem (GPT-3.5/GPT-4/GPT-4 Turbo/PaLM 2 under 18
   prompt settings — a model/prompt ensemble, not i.i.d. samples; tokens estimated);
 - synthetic banks with planted answer distributions: the correct answer's share and the
@@ -254,6 +256,26 @@ def report(name: str, rows: list[Row], cmp: dict[str, Any], note: str = "") -> s
     return "\n".join(lines) + "\n"
 
 
+SUMMARY_HEAD = ["| bank | cheapest baseline at target | ours default: samples ratio (≤ 0.75) | ours best: ratio |"
+                " tokens vs beta default (≤ 0.7 within 0.2 points) |", "|---|---|---|---|---|"]
+
+
+def summary_row(name: str, cmp: dict[str, Any]) -> str:
+    """One bank's verdicts against the two goals."""
+    bb = cmp["best_base"]
+    base = f"`{bb.spec}` {bb.samples:.2f}" if bb else "none"
+
+    def verdict(ratio: float | None) -> str:
+        if ratio is None:
+            return "misses the target accuracy"
+        return f"{ratio:.2f} " + ("met" if ratio <= 0.75 else "not met")
+
+    tok_ok = cmp["token_ratio"] <= 0.7 and cmp["token_acc_diff"] >= -0.2  # more accurate is fine
+    tokens = f"{cmp['token_ratio']:.2f} at {cmp['token_acc_diff']:+.2f} points: " + ("met" if tok_ok else "not met")
+    return (f"| {name} | {base} | {verdict(cmp.get('default_ratio')) if bb else '-'} | "
+            f"{verdict(cmp.get('best_ratio')) if bb else '-'} | {tokens} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderings", type=int, default=50)
@@ -277,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     out = [f"Orderings per bank: {args.orderings}; every rule capped at {CAP} samples; accuracy is a "
            "fraction, a *point* is 0.01. Measured in one run by `python benchmarks/sample_efficiency.py`.\n"]
     t_all = time.monotonic()
+    summaries: list[str] = []
     for name in args.banks.split(","):
         build, note = builders[name]
         t0 = time.monotonic()
@@ -287,7 +310,13 @@ def main(argv: list[str] | None = None) -> int:
         text = report(name, rows, cmp, note) if cmp else "\n".join(str(r) for r in rows)
         print(text + f"\n({time.monotonic() - t0:.0f} s)\n", flush=True)
         out.append(text)
+        if cmp:
+            summaries.append(summary_row(name, cmp))
     print(f"total {time.monotonic() - t_all:.0f} s")
+    if summaries:
+        table = "\n".join(SUMMARY_HEAD + summaries) + "\n"
+        print(table)
+        out.insert(1, "### Against the goals\n\n" + table)
     if args.write:
         _write_results("\n".join(out))
     return 0
