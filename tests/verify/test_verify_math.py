@@ -24,6 +24,26 @@ class StuckChecker(MathChecker):
     worker_target = staticmethod(_stuck_worker)
 
 
+def _dead_worker(conn: Connection) -> None:
+    """A worker that dies before it reports ready (as a spawn from ``python -`` does)."""
+    import os
+    os._exit(3)
+
+
+class DeadChecker(MathChecker):
+    worker_target = staticmethod(_dead_worker)
+
+
+def test_a_worker_that_dies_at_start_is_a_clear_verifier_error() -> None:
+    from ttscale.errors import VerifierError
+    checker = DeadChecker(workers=1)
+    try:
+        with pytest.raises(VerifierError, match="exited at start .exit code 3"):
+            checker.equal(r"\sin^2 x + \cos^2 x", "1")
+    finally:
+        checker.close()
+
+
 @pytest.mark.parametrize("a,b,equal", [
     (r"\frac{1}{2}", "0.5", True),
     ("1/2", r"\frac12", True),

@@ -137,7 +137,15 @@ class _Worker:
         if not self.conn.poll(START_TIMEOUT):
             self.kill()
             raise VerifierError("math-verify worker did not start")
-        kind, msg = self.conn.recv()
+        try:
+            kind, msg = self.conn.recv()
+        except (EOFError, OSError):  # the child died before it could say anything
+            self.proc.join(5)
+            code = self.proc.exitcode
+            self.kill()
+            raise VerifierError(f"math-verify worker exited at start (exit code {code}); worker processes "
+                                "are spawned and re-import the main script, so run from a file or a module, "
+                                "not from standard input") from None
         if kind == "error":
             self.kill()
             from ..errors import MissingDependencyError
