@@ -69,6 +69,8 @@ __all__ = ["BetaStop", "DirichletStop", "EarlyStopSC", "BayesStop", "ValueOfInfo
            "seen_mass", "mass_mode_probability"]
 
 MC_DRAWS = 1000
+#: below this much proven probability mass, seen mass says nothing the counts do not
+MIN_SEEN_MASS = 0.01
 
 
 def class_tally(view: View, samples: Sequence[Sample], weights: Sequence[float] | None = None
@@ -370,6 +372,8 @@ class ValueOfInformation(_Adaptive):
         if seen is None or seen[0].answer is None:
             return None
         d, mass, unseen = seen
+        if unseen > 1.0 - MIN_SEEN_MASS:  # long, unique completions: nothing proven, and the
+            return None                   # counts alone are the gain rule's job
         order = [d.answer, *(k for k in d.votes if k != d.answer)]  # the leader first
         return mass_mode_probability(tuple(mass[k] for k in order), tuple(d.votes[k] for k in order),
                                      unseen)
