@@ -102,3 +102,19 @@ def test_unknown_bank_and_report_dir(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "bank" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "sample" in capsys.readouterr().err
+
+
+def test_sweep_names_a_signal_the_bank_does_not_carry():
+    """bon by log-prob on a bank without log-probs would silently be a plain vote: say so."""
+    from types import SimpleNamespace
+
+    from ttscale.commands.sweep import signal_gaps
+    from ttscale.types import Sample
+
+    plain = [Sample(problem_id="p", index=i, text="x", answer="a") for i in range(3)]
+    scored = [s.model_copy(update={"logprob_mean": -0.5}) for s in plain]
+    specs = [("bon", {"scorer": "logprob"}), ("weighted", {"weight": "self_certainty"}), ("sc", {})]
+    notes = signal_gaps(specs, SimpleNamespace(bank={"p": {"main": plain}}))
+    assert len(notes) == 2 and "scorer=logprob" in notes[0] and "self_certainty" in notes[1]
+    notes = signal_gaps(specs, SimpleNamespace(bank={"p": {"main": scored}}))
+    assert len(notes) == 1 and "self_certainty" in notes[0]  # log-probs present now

@@ -136,6 +136,32 @@ def _bank_dir(args: argparse.Namespace) -> Path:
     return out
 
 
+#: built-in signals a strategy may score or weight by, and the Sample field each one reads
+_SIGNAL_FIELDS = {"logprob": "logprob_mean", "self_certainty": "self_certainty_mean"}
+
+
+def signal_gaps(specs: list[tuple[str, dict[str, Any]]], data: Any) -> list[str]:
+    """One line per strategy that scores by a signal no sample of the bank carries: every
+    score then ties and the strategy silently becomes a plain vote, which a user should hear."""
+    from ..runner import make_strategy
+    from ..strategies.signals import scorer_parts
+
+    samples = [s for streams in data.bank.values() for ss in streams.values() for s in ss]
+    missing = {name for name, attr in _SIGNAL_FIELDS.items() if all(getattr(s, attr) is None for s in samples)}
+    notes = []
+    for name, params in specs:
+        strategy = make_strategy(name, **params)
+        for key, value in strategy.param_dict.items():
+            if not isinstance(value, str):
+                continue
+            for part in scorer_parts(value):
+                if part in missing:
+                    notes.append(f"note: {strategy.label} uses {key}={part}, but no sample in this bank has "
+                                 f"{part} (an imported bank without log-probs?): every score ties, so it "
+                                 "decides like a plain vote")
+    return notes
+
+
 def main(args: argparse.Namespace) -> int:
     from ..analysis.cost import AXES, CostModel, load_price_table
     from ..analysis.curves import DEFAULT_STRATEGIES, compute_curves, write_sweep
@@ -158,6 +184,8 @@ def main(args: argparse.Namespace) -> int:
     dropped = [b for b in budgets if b > data.max_samples]
     cost_model = CostModel.for_model(data.model, table, decode_ratio=args.decode_ratio)
     quiet = args.json or args.no_progress
+    for line in signal_gaps(specs, data):
+        print(line, file=sys.stderr)
 
     def progress(pt: Any) -> None:
         if not quiet:
