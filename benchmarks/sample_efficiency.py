@@ -22,6 +22,10 @@ are swept to draw each rule's trade-off curve, and the goal's ratios are printed
 2. ours' default tokens / beta's at its default threshold, with the accuracy difference
    (goal ≤ 0.7 at accuracy within 0.2 points).
 
+Any other bank ttscale can sweep is measured the same way with ``--banks bank:NAME_OR_RUN_DIR``
+(e.g. a hosted model's outputs brought in by ``ttscale bank import FILE --name NAME --type math``;
+equivalent answers are merged once with the bank's task before the replay).
+
 Run: ``python benchmarks/sample_efficiency.py [--orderings 50] [--banks facts,champ,...]``;
 ``--write`` replaces the ``## sample_efficiency`` section of benchmarks/RESULTS.md.
 """
@@ -121,6 +125,32 @@ def champ_bank() -> list[Item]:
         ss = sorted(by.get(p.id, []), key=lambda s: s.index)
         ok = frozenset(a for a in {s.answer for s in ss} if a is not None and task.is_correct(a, p))
         items.append(Item(p.id, ss, ok))
+    return items
+
+
+def stored_bank(name_or_path: str) -> list[Item]:
+    """Any bank ttscale can sweep — a run directory or a named bank (``ttscale bank import``),
+    e.g. a hosted model's published outputs. Equivalent answers are merged once up front with
+    the bank's own task (math equivalence for math banks), so the replay compares classes by
+    string; a class is correct when its representative grades correct."""
+    from ttscale.analysis.simulate import BankData
+    from ttscale.backends.replay import pick_stream
+    from ttscale.banks import resolve_bank
+    from ttscale.verify.math import equivalence_classes
+
+    data = BankData.load(resolve_bank(name_or_path))
+    items = []
+    for p in data.problems:
+        ss = sorted(pick_stream(data.bank[p.id], "main"), key=lambda s: s.index)
+        rep = {a: cls[0] for cls in equivalence_classes([s.answer for s in ss], data.task.same) for a in cls}
+        merged = [s.model_copy(update={"answer": rep.get(s.answer) if s.answer is not None else None})
+                  for s in ss]
+        ok = frozenset(r for r in set(rep.values()) if data.task.is_correct(r, p))
+        items.append(Item(p.id, merged, ok))
+    short = sum(len(it.samples) < CAP for it in items)
+    if short:
+        print(f"note: {short} of {len(items)} problems have fewer than {CAP} samples; rules stop there",
+              file=sys.stderr)
     return items
 
 
@@ -279,7 +309,9 @@ def summary_row(name: str, cmp: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderings", type=int, default=50)
-    ap.add_argument("--banks", default="facts,champ,synthetic+signal,synthetic-flat,synthetic-hard")
+    ap.add_argument("--banks", default="facts,champ,synthetic+signal,synthetic-flat,synthetic-hard",
+                    help="comma-separated built-in banks; add bank:NAME_OR_RUN_DIR for any bank ttscale can "
+                         "sweep (e.g. one brought in with `ttscale bank import`)")
     ap.add_argument("--regenerate", action="store_true", help="draw the facts bank again with the model")
     ap.add_argument("--only", default=None, help="comma-separated families to run (default all)")
     ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/RESULTS.md")
@@ -301,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.monotonic()
     summaries: list[str] = []
     for name in args.banks.split(","):
+        if name.startswith("bank:"):
+            builders[name] = (lambda ref=name[5:]: stored_bank(ref), f"Stored bank `{name[5:]}`.")
+        if name not in builders:
+            ap.error(f"unknown bank {name!r}; choose from {', '.join(builders)} or bank:NAME_OR_RUN_DIR")
         build, note = builders[name]
         t0 = time.monotonic()
         bank = build()
