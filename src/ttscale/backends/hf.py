@@ -297,6 +297,10 @@ class HFBackend:
             eos_ids.add(self.tokenizer.eos_token_id)
         self.eos_ids = frozenset(eos_ids)
         self.max_positions = int(getattr(self.hf_model.config, "max_position_embeddings", 0) or 0)
+        # the KV cache argument is ``cache`` in newer transformers, ``past_key_values`` before
+        # (which newer releases still take, with a FutureWarning on every call)
+        self._cache_kw = ("cache" if "cache" in inspect.signature(self.hf_model.forward).parameters
+                          else "past_key_values")
         self.prefills = 0
         self.decode_steps = 0
         self._lock = threading.Lock()
@@ -415,9 +419,7 @@ class HFBackend:
         rows = [_Row() for _ in range(n)]
         active = list(range(n))  # original row index of each batch row
         stops = tuple(s for s in config.stop if s)
-        # the KV cache argument is ``cache`` in newer transformers, ``past_key_values`` before
-        # (which newer releases still take, with a FutureWarning on every call)
-        cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        cache_kw = self._cache_kw
         with torch.inference_mode():
             cache = DynamicCache(config=model.config)
             out = model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1, **{cache_kw: cache})
