@@ -136,18 +136,16 @@ def _bank_dir(args: argparse.Namespace) -> Path:
     return out
 
 
-#: built-in signals a strategy may score or weight by, and the Sample field each one reads
-_SIGNAL_FIELDS = {"logprob": "logprob_mean", "self_certainty": "self_certainty_mean"}
-
-
 def signal_gaps(specs: list[tuple[str, dict[str, Any]]], data: Any) -> list[str]:
     """One line per strategy that scores by a signal no sample of the bank carries: every
     score then ties and the strategy silently becomes a plain vote, which a user should hear."""
     from ..runner import make_strategy
-    from ..strategies.signals import scorer_parts
+    from ..strategies.base import View
+    from ..strategies.signals import BUILTIN_SIGNALS, raw_signal, scorer_parts
 
     samples = [s for streams in data.bank.values() for ss in streams.values() for s in ss]
-    missing = {name for name, attr in _SIGNAL_FIELDS.items() if all(getattr(s, attr) is None for s in samples)}
+    view = View(samples=[])  # built-in signals read the sample alone
+    missing = {name for name in BUILTIN_SIGNALS if all(raw_signal(view, s, name) is None for s in samples)}
     notes = []
     for name, params in specs:
         strategy = make_strategy(name, **params)
