@@ -37,6 +37,7 @@ def test_unknown_parameter_lists_allowed(spec, field, allowed):
     ("sc:n=0", "sc.n"), ("borda:p=-1", "borda.p"), ("voi:epsilon=0", "voi.epsilon"),
     ("voi:signal=vibes", "voi.signal"), ("cascade:threshold=1", "cascade.threshold"),
     ("usc:n=1", "usc.n"), ("deepen:growth=0.5", "deepen.growth"), ("bayes:threshold=-3", "bayes.threshold"),
+    ("voi:mass=on", "voi.mass"), ("voi:certainty=0.3", "voi.certainty"), ("voi:certainty=1.5", "voi.certainty"),
 ])
 def test_out_of_range_values_name_the_parameter(spec, field):
     with pytest.raises(ConfigError) as e:
