@@ -51,7 +51,7 @@ from typing import Any
 
 from ttscale.config import derive_seed
 from ttscale.runner import make_strategy
-from ttscale.strategies.base import Done, View
+from ttscale.strategies.base import Done, Strategy, View
 from ttscale.types import Sample, Usage
 
 HERE = Path(__file__).resolve().parent
@@ -163,44 +163,49 @@ def stored_bank(name_or_path: str) -> list[Item]:
 
 def synthetic_bank(seed: int, *, problems: int = 200, n: int = POOL, signal: bool, hard: float,
                    skew: float = 2.0) -> list[Item]:
-    """Planted answer distributions. Per problem the correct share is drawn from a mixture of
+    """Planted answer distributions (:func:`synthetic_shares`), ``n`` draws per problem. With
+    ``signal`` correct paths are shorter (log-normal tokens, median 200 vs 300) and likelier
+    (mean log-prob −0.30 vs −0.45); without, both are drawn from one distribution."""
+    rng = random.Random(seed)
+    return [_planted(rng, f"s{p}", synthetic_shares(rng, hard, skew), n, signal) for p in range(problems)]
+
+
+def synthetic_shares(rng: random.Random, hard: float, skew: float = 2.0) -> dict[str, float]:
+    """One problem's answer shares (``c`` is correct): its share is drawn from a mixture of
     easy / medium / hard problems (``hard`` = share of hard ones), with 1–6 distractors taking
     the rest in random proportions (``u**skew`` for uniform u: larger skew, one dominant
-    distractor more often) and 5% no-answer samples. With ``signal`` correct paths are
-    shorter (log-normal tokens, median 200 vs 300) and likelier (mean log-prob −0.30 vs −0.45);
-    without, both are drawn from one distribution."""
-    rng = random.Random(seed)
-    items = []
-    for p in range(problems):
-        u = rng.random()
-        pc = rng.uniform(0.05, 0.4) if u < hard else (rng.uniform(0.4, 0.8) if u < hard + 0.3 else rng.uniform(0.8, 1.0))
-        k = rng.randint(1, 6)
-        rest = [rng.random() ** skew for _ in range(k)]
-        shares = {"c": pc, **{f"w{i}": (1 - pc) * r / sum(rest) for i, r in enumerate(rest)}}
-        items.append(_planted(rng, f"s{p}", shares, n, signal))
-    return items
+    distractor more often)."""
+    u = rng.random()
+    pc = rng.uniform(0.05, 0.4) if u < hard else (rng.uniform(0.4, 0.8) if u < hard + 0.3 else rng.uniform(0.8, 1.0))
+    k = rng.randint(1, 6)
+    rest = [rng.random() ** skew for _ in range(k)]
+    return {"c": pc, **{f"w{i}": (1 - pc) * r / sum(rest) for i, r in enumerate(rest)}}
 
 
 def hosted_bank(seed: int, *, problems: int = 200, n: int = POOL) -> list[Item]:
-    """Planted distributions shaped like a strong hosted model's: 70% of problems easy (correct
-    share 0.7–1), 20% medium (0.4–0.7), 10% hard (0.1–0.4); one persistent wrong answer takes
-    50–90% of the rest, two others split what remains; 5% no-answer; no path signal."""
+    """Planted distributions shaped like a strong hosted model's (:func:`hosted_shares`), no path signal."""
     rng = random.Random(seed)
-    items = []
-    for p in range(problems):
-        u = rng.random()
-        pc = rng.uniform(0.7, 1.0) if u < 0.7 else (rng.uniform(0.4, 0.7) if u < 0.9 else rng.uniform(0.1, 0.4))
-        d1 = (1 - pc) * rng.uniform(0.5, 0.9)
-        rest = 1 - pc - d1
-        items.append(_planted(rng, f"h{p}", {"c": pc, "d1": d1, "d2": rest * 0.6, "d3": rest * 0.4}, n, False))
-    return items
+    return [_planted(rng, f"h{p}", hosted_shares(rng), n, False) for p in range(problems)]
+
+
+def hosted_shares(rng: random.Random) -> dict[str, float]:
+    """70% of problems easy (correct share 0.7–1), 20% medium (0.4–0.7), 10% hard (0.1–0.4);
+    one persistent wrong answer takes 50–90% of the rest, two others split what remains."""
+    u = rng.random()
+    pc = rng.uniform(0.7, 1.0) if u < 0.7 else (rng.uniform(0.4, 0.7) if u < 0.9 else rng.uniform(0.1, 0.4))
+    d1 = (1 - pc) * rng.uniform(0.5, 0.9)
+    rest = 1 - pc - d1
+    return {"c": pc, "d1": d1, "d2": rest * 0.6, "d3": rest * 0.4}
+
+
+NO_ANSWER = 0.05  # share of planted draws that end without an answer
 
 
 def _planted(rng: random.Random, pid: str, shares: dict[str, float], n: int, signal: bool) -> Item:
     """``n`` draws from one problem's planted answer shares (answer ``c`` is correct), 5% of
     them without an answer; tokens log-normal, shorter and likelier for ``c`` with ``signal``."""
     keys = [*shares, ""]
-    weights = [w * 0.95 for w in shares.values()] + [0.05]
+    weights = [w * (1 - NO_ANSWER) for w in shares.values()] + [NO_ANSWER]
     ss = []
     for i in range(n):
         a = rng.choices(keys, weights)[0]
@@ -249,8 +254,10 @@ class Row:
         return m, math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d))
 
 
-def evaluate(spec: str, bank: list[Item], orderings: int) -> Row:
-    strategy = make_strategy(spec)
+def evaluate(spec: str | Strategy, bank: list[Item], orderings: int) -> Row:
+    """A rule (spec or strategy object) over ``orderings`` seeded orderings of every problem."""
+    strategy = make_strategy(spec) if isinstance(spec, str) else spec
+    spec = spec if isinstance(spec, str) else strategy.label
     per_order, n_used, toks = [], 0, 0
     for o in range(orderings):
         hits = 0
@@ -415,14 +422,15 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         out.insert(1, "### Against the goals\n\n" + table)
     if args.write:
-        _write_results("\n".join(out))
+        write_section("sample_efficiency", "\n".join(out))
     return 0
 
 
-def _write_results(body: str) -> None:
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the ``## name`` section of benchmarks/RESULTS.md."""
     path = HERE / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    head = "## sample_efficiency"
+    head = f"## {name}"
     section = f"{head}\n\n{body}\n"
     if head in text:
         start = text.index(head)
