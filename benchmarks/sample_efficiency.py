@@ -20,8 +20,9 @@ Banks (every one with ≥ 40 samples per problem; all rules are capped at 40):
 
 Every rule runs through the same code as live runs (``strategy.decide(view)``) over ≥ 50
 seeded orderings of each bank; accuracy is mean ± s.e. over orderings, and Δ is its paired
-difference from SC@max on the same orderings (± s.e.), the figure the target is judged on. Thresholds/windows
-are swept to draw each rule's trade-off curve, and the goal's ratios are printed:
+difference from SC@max on the same orderings (± s.e.), the figure the target is judged on.
+Thresholds/windows are swept to draw each rule's trade-off curve, and the goal's ratios are
+printed:
 
 1. at accuracy ≥ SC@max − 0.15 points: ours' samples / the fewest samples of any beta, esc or
    bayes setting reaching that accuracy (goal ≤ 0.75), for ours' best setting and its default;
@@ -32,8 +33,12 @@ Any other bank ttscale can sweep is measured the same way with ``--banks bank:NA
 (e.g. a hosted model's outputs brought in by ``ttscale bank import FILE --name NAME --type math``;
 equivalent answers are merged once with the bank's task before the replay).
 
-Run: ``python benchmarks/sample_efficiency.py [--orderings 50] [--banks facts,champ,...]``;
-``--write`` replaces the ``## sample_efficiency`` section of benchmarks/RESULTS.md.
+``count_rule_oracle.py`` asks how much room a rule that sees only counts has on the planted
+banks without a signal (the Bayes rule fitted to each bank's true prior).
+
+Run: ``python benchmarks/sample_efficiency.py [--orderings 50] [--banks facts,champ,...] [--jobs 2]``
+(about 4.5 minutes here with ``--jobs 2``); ``--write`` replaces the ``## sample_efficiency``
+section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
