@@ -12,7 +12,9 @@ Banks (every one with ≥ 40 samples per problem; all rules are capped at 40):
 - synthetic banks with planted answer distributions: the correct answer's share and the
   number of distractors vary per problem; ``+signal`` plants a length/likelihood signal
   (correct paths shorter, likelier), ``flat`` none, ``hosted`` mimics a strong hosted model
-  (most problems easy, one persistent wrong answer). Each holds a pool of 200 draws per
+  (most problems easy, one persistent wrong answer); the ``weak`` variants add only a weak
+  log-prob signal (right paths 0.5 s.d. likelier, as a served model's log-probs might give).
+  Each holds a pool of 200 draws per
   problem, so every ordering's 40 samples are a fresh draw: SC@40 is then measured as the
   planted distribution's maj@40, not one realisation of it. (With exactly 40 samples, SC@40 is
   one fixed vote per problem, and whether a rule lands within 0.15 points of it is decided by
@@ -167,12 +169,14 @@ def stored_bank(name_or_path: str) -> list[Item]:
 
 
 def synthetic_bank(seed: int, *, problems: int = 200, n: int = POOL, signal: bool, hard: float,
-                   skew: float = 2.0) -> list[Item]:
+                   skew: float = 2.0, lp_gap: float = 0.0) -> list[Item]:
     """Planted answer distributions (:func:`synthetic_shares`), ``n`` draws per problem. With
     ``signal`` correct paths are shorter (log-normal tokens, median 200 vs 300) and likelier
-    (mean log-prob −0.30 vs −0.45); without, both are drawn from one distribution."""
+    (mean log-prob −0.30 vs −0.45, 1.25 s.d. apart); ``lp_gap`` plants only a log-prob gap of
+    that many s.d.; otherwise both are drawn from one distribution."""
     rng = random.Random(seed)
-    return [_planted(rng, f"s{p}", synthetic_shares(rng, hard, skew), n, signal) for p in range(problems)]
+    gap, length = (1.25, True) if signal else (lp_gap, False)
+    return [_planted(rng, f"s{p}", synthetic_shares(rng, hard, skew), n, gap, length) for p in range(problems)]
 
 
 def synthetic_shares(rng: random.Random, hard: float, skew: float = 2.0) -> dict[str, float]:
@@ -187,10 +191,11 @@ def synthetic_shares(rng: random.Random, hard: float, skew: float = 2.0) -> dict
     return {"c": pc, **{f"w{i}": (1 - pc) * r / sum(rest) for i, r in enumerate(rest)}}
 
 
-def hosted_bank(seed: int, *, problems: int = 200, n: int = POOL) -> list[Item]:
-    """Planted distributions shaped like a strong hosted model's (:func:`hosted_shares`), no path signal."""
+def hosted_bank(seed: int, *, problems: int = 200, n: int = POOL, lp_gap: float = 0.0) -> list[Item]:
+    """Planted distributions shaped like a strong hosted model's (:func:`hosted_shares`); with
+    ``lp_gap`` right paths' mean log-probs sit that many s.d. above wrong ones', else no signal."""
     rng = random.Random(seed)
-    return [_planted(rng, f"h{p}", hosted_shares(rng), n, False) for p in range(problems)]
+    return [_planted(rng, f"h{p}", hosted_shares(rng), n, lp_gap) for p in range(problems)]
 
 
 def hosted_shares(rng: random.Random) -> dict[str, float]:
@@ -206,19 +211,25 @@ def hosted_shares(rng: random.Random) -> dict[str, float]:
 NO_ANSWER = 0.05  # share of planted draws that end without an answer
 
 
-def _planted(rng: random.Random, pid: str, shares: dict[str, float], n: int, signal: bool) -> Item:
+LP_SD = 0.12  # spread of planted mean log-probs
+
+
+def _planted(rng: random.Random, pid: str, shares: dict[str, float], n: int, lp_gap: float = 0.0,
+             length: bool = False) -> Item:
     """``n`` draws from one problem's planted answer shares (answer ``c`` is correct), 5% of
-    them without an answer; tokens log-normal, shorter and likelier for ``c`` with ``signal``."""
+    them without an answer. Mean log-probs are normal (s.d. LP_SD), ``lp_gap`` s.d. lower on
+    wrong paths; tokens log-normal, with ``length`` wrong paths 1.5× longer."""
     keys = [*shares, ""]
     weights = [w * (1 - NO_ANSWER) for w in shares.values()] + [NO_ANSWER]
     ss = []
     for i in range(n):
         a = rng.choices(keys, weights)[0]
         ok = a == "c"
-        mu_t, mu_l = (math.log(200), -0.30) if (ok or not signal) else (math.log(300), -0.45)
+        mu_t = math.log(300) if length and not ok else math.log(200)
+        mu_l = -0.30 if ok else -0.30 - lp_gap * LP_SD
         ss.append(Sample(problem_id=pid, index=i, text=f"The answer is {a}", answer=a or None,
                          usage=Usage(completion_tokens=max(1, int(math.exp(rng.gauss(mu_t, 0.35))))),
-                         logprob_mean=rng.gauss(mu_l, 0.12)))
+                         logprob_mean=rng.gauss(mu_l, LP_SD)))
     return Item(pid, ss, frozenset({"c"}))
 
 
@@ -370,6 +381,11 @@ BANKS: dict[str, tuple[Any, str]] = {
                        "Half the problems hard (correct share 5–40%), no signal."),
     "synthetic-hosted": (lambda: hosted_bank(4),
                          "Planted like a strong hosted model: 70% easy, one persistent wrong answer, no signal."),
+    "synthetic-weak": (lambda: synthetic_bank(5, signal=False, hard=0.2, lp_gap=0.5),
+                       "As synthetic-flat, plus a weak log-prob signal: right paths 0.5 s.d. likelier "
+                       "(within-problem AUC ≈ 0.64), no length signal."),
+    "synthetic-hosted-weak": (lambda: hosted_bank(6, lp_gap=0.5),
+                              "As synthetic-hosted, plus the same weak log-prob signal."),
 }
 
 
