@@ -56,22 +56,17 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], dict[str, float]], int]] =
 Code = int
 
 
-def encode(a: int, b: int, o: int, z: int, k: int) -> Code:
-    """State code: leader votes, runner-up votes, other answers' votes, no-answer draws, distinct
-    answers (already capped at KMAX). Works on numpy arrays too."""
-    return (((a * (CAP + 1) + b) * (CAP + 1) + o) * (CAP + 1) + z) * (KMAX + 1) + k
+def encode(a: int, b: int, r: int, k: int) -> Code:
+    """State code: leader's votes, runner-up's votes, other draws (other answers and no-answers),
+    distinct answers (already capped at KMAX). Works on numpy arrays too."""
+    return ((a * (CAP + 1) + b) * (CAP + 1) + r) * (KMAX + 1) + k
 
 
-def draws_of(code: Code) -> int:
-    code //= KMAX + 1
-    code, z = divmod(code, CAP + 1)
-    code, o = divmod(code, CAP + 1)
+def decode(code: Code) -> tuple[int, int, int, int]:
+    code, k = divmod(code, KMAX + 1)
+    code, r = divmod(code, CAP + 1)
     a, b = divmod(code, CAP + 1)
-    return a + b + o + z
-
-
-def leader_votes(code: Code) -> int:
-    return code // ((KMAX + 1) * (CAP + 1) ** 3)
+    return a, b, r, k
 
 
 def tabulate(shares: Callable[[random.Random], dict[str, float]], problems: int, seed: int,
@@ -106,7 +101,7 @@ def tabulate(shares: Callable[[random.Random], dict[str, float]], problems: int,
             rest[rows, leader] = -1
             b = rest.max(axis=1).clip(min=0)
             k = (counts > 0).sum(axis=1)
-            code = encode(a, b, j + 1 - a - b, 0, np.minimum(k, KMAX))
+            code = encode(a, b, j + 1 - a - b, np.minimum(k, KMAX))
             ok = (leader == 0) & (a > 0)
             uc, inv = np.unique(code, return_inverse=True)
             for c, h, v in zip(uc.tolist(), np.bincount(inv, weights=ok).tolist(), np.bincount(inv).tolist(),
@@ -131,12 +126,13 @@ def policy(stats: dict[Code, tuple[int, int]], trans: dict[Code, dict[Code, int]
 
     by_n: dict[int, list[Code]] = {}
     for c in stats:
-        by_n.setdefault(draws_of(c), []).append(c)
+        a, b, r, _ = decode(c)
+        by_n.setdefault(a + b + r, []).append(c)
     value: dict[Code, float] = {}
     stop: set[Code] = set()
     for n in range(CAP, 0, -1):
         for c in by_n.get(n, []):
-            now = p_right(c) if leader_votes(c) > 0 else 0.0
+            now = p_right(c) if decode(c)[0] > 0 else 0.0
             nxt = trans.get(c)
             if n == CAP or not nxt:
                 value[c] = now
@@ -169,8 +165,7 @@ class TablePolicy(_Adaptive):
         if not c:
             return False, 0.0
         a, b = int(c[0]), int(c[1]) if len(c) > 1 else 0
-        answered = int(sum(c))
-        return encode(a, b, len(samples) - a - b, 0, min(len(c), KMAX)) in self.stop, c[0] / answered
+        return encode(a, b, len(samples) - a - b, min(len(c), KMAX)) in self.stop, c[0] / sum(c)
 
 
 def measure(name: str, orderings: int, prior_problems: int) -> str:
