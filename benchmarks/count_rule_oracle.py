@@ -174,7 +174,7 @@ def measure(name: str, orderings: int, prior_problems: int) -> str:
     stats, trans = tabulate(shares, prior_problems, seed=10_000 + seed)
     bank = se.BANKS[name][0]()
     rows = [se.evaluate(s, bank, orderings) for fam in ("sc", "beta", "esc", "bayes") for s in se.SWEEPS[fam]]
-    rows.append(se.evaluate(se.DEFAULTS["voi"], bank, orderings))
+    rows += [se.evaluate(s, bank, orderings) for s in (se.DEFAULTS["voi"], "voi:signal=none")]
     rows += [se.evaluate(TablePolicy(policy(stats, trans, lam), lam), bank, orderings) for lam in PRICES]
     sc = rows[0]
     target = -0.15 * se.POINT

@@ -295,7 +295,7 @@ SWEEPS = {
     "dirichlet": ["dirichlet:threshold=0.95", "dirichlet:threshold=0.99"],
     "esc": [f"esc:window={w}" for w in (2, 3, 4, 5, 6, 8)],
     "bayes": [f"bayes:threshold={b}" for b in (3, 10, 30, 100, 1000)],
-    "voi": [f"voi:epsilon={e}" for e in (0.05, 0.03, 0.01, 0.005, 0.002, 0.001)],
+    "voi": [f"voi:epsilon={e}" for e in (0.05, 0.03, 0.01, 0.005, 0.002, 0.001)] + ["voi:signal=none"],
 }
 DEFAULTS = {"beta": "beta:threshold=0.95", "voi": "voi:epsilon=0.01"}
 
