@@ -366,7 +366,7 @@ class ValueOfInformation(_Adaptive):
         # a bounded multiplicative weight in 1 ± signal_strength. It only decides when to stop:
         # the answer is the plain majority. 0.5 measured best on ten planted and real banks
         # whose log-probs carry a signal (0.3–1.25 s.d.; more hurt), at ≈0.1 points' cost
-        # where they carry none (benchmarks/RESULTS.md, sample_efficiency)
+        # where they are decoys (benchmarks/RESULTS.md, signal_strength)
         return [1.0 + self.params.signal_strength * math.tanh((r - mean) / sd) for r in raw]
 
     def _mass_confidence(self, view: View, samples: list[Sample]) -> float | None:
