@@ -157,3 +157,12 @@ def test_oracle_tables_and_policy_behave_at_the_extremes():
     cheap = se.evaluate(oracle.TablePolicy(eager, 1.0), bank, 3)
     full = se.evaluate(oracle.TablePolicy(oracle.policy(stats, trans, 0.0005), 0.0005), bank, 3)
     assert cheap.samples < 1.5 < full.samples and math.isfinite(full.accuracy)
+
+
+@pytest.mark.parametrize("main", [se.main, oracle.main])
+def test_unknown_bank_names_are_a_clear_error(main, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--banks", "synthetic-flat,no-such-bank", "--orderings", "2"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown bank 'no-such-bank'" in err and "synthetic-flat" in err  # names what is allowed
