@@ -13,7 +13,8 @@ Banks (every one with ≥ 40 samples per problem; all rules are capped at 40):
   number of distractors vary per problem; ``+signal`` plants a length/likelihood signal
   (correct paths shorter, likelier), ``flat`` none, ``hosted`` mimics a strong hosted model
   (most problems easy, one persistent wrong answer); the ``weak`` variants add only a weak
-  log-prob signal (right paths 0.5 s.d. likelier, as a served model's log-probs might give).
+  log-prob signal (right paths 0.5 s.d. likelier, as a served model's log-probs might give);
+  six ``extra-*`` banks (``--banks ...,extra``) plant signals of 0.3–1.0 s.d. with other seeds.
   Each holds a pool of 200 draws per
   problem, so every ordering's 40 samples are a fresh draw: SC@40 is then measured as the
   planted distribution's maj@40, not one realisation of it. (With exactly 40 samples, SC@40 is
@@ -39,8 +40,9 @@ equivalent answers are merged once with the bank's task before the replay).
 banks without a signal (the Bayes rule fitted to each bank's true prior).
 
 Run: ``python benchmarks/sample_efficiency.py [--orderings 50] [--banks facts,champ,...] [--jobs 2]``
-(about 4.5 minutes here with ``--jobs 2``); ``--write`` replaces the ``## sample_efficiency``
-section of benchmarks/RESULTS.md.
+(about 5.5 minutes here with ``--jobs 2``, 9 with the extra banks); ``--write`` replaces the
+``## sample_efficiency`` section of benchmarks/RESULTS.md (RESULTS holds the default banks
+and the extra ones).
 """
 
 from __future__ import annotations
@@ -376,17 +378,34 @@ BANKS: dict[str, tuple[Any, str]] = {
     "synthetic+signal": (lambda: synthetic_bank(1, signal=True, hard=0.2),
                          "Planted distributions, correct paths shorter and likelier."),
     "synthetic-flat": (lambda: synthetic_bank(2, signal=False, hard=0.2),
-                       "Planted distributions, no length/likelihood signal."),
+                       "Planted distributions, no length/likelihood signal (log-probs present but drawn "
+                       "alike for right and wrong paths: decoys)."),
     "synthetic-hard": (lambda: synthetic_bank(3, signal=False, hard=0.5),
-                       "Half the problems hard (correct share 5–40%), no signal."),
+                       "Half the problems hard (correct share 5–40%), no signal (decoy log-probs)."),
     "synthetic-hosted": (lambda: hosted_bank(4),
-                         "Planted like a strong hosted model: 70% easy, one persistent wrong answer, no signal."),
+                         "Planted like a strong hosted model: 70% easy, one persistent wrong answer, no signal "
+                         "(decoy log-probs)."),
     "synthetic-weak": (lambda: synthetic_bank(5, signal=False, hard=0.2, lp_gap=0.5),
                        "As synthetic-flat, plus a weak log-prob signal: right paths 0.5 s.d. likelier "
                        "(within-problem AUC ≈ 0.64), no length signal."),
     "synthetic-hosted-weak": (lambda: hosted_bank(6, lp_gap=0.5),
                               "As synthetic-hosted, plus the same weak log-prob signal."),
 }
+DEFAULT_BANKS = list(BANKS)
+# More planted banks with a log-prob signal, other seeds and strengths: not in the default run
+# (``--banks extra``), and used by signal_strength.py to choose voi's signal_strength.
+EXTRA_BANKS: dict[str, tuple[Any, str]] = {
+    "extra-hosted-20": (lambda: hosted_bank(20, lp_gap=0.5), "Hosted-like, log-prob signal 0.5 s.d."),
+    "extra-hosted-22": (lambda: hosted_bank(22, lp_gap=0.3), "Hosted-like, log-prob signal 0.3 s.d."),
+    "extra-hosted-24": (lambda: hosted_bank(24, lp_gap=0.8), "Hosted-like, log-prob signal 0.8 s.d."),
+    "extra-flat-21": (lambda: synthetic_bank(21, signal=False, hard=0.2, lp_gap=0.5),
+                      "As synthetic-flat, log-prob signal 0.5 s.d."),
+    "extra-mixed-23": (lambda: synthetic_bank(23, signal=False, hard=0.35, lp_gap=1.0),
+                       "35% hard problems, log-prob signal 1.0 s.d."),
+    "extra-hard-25": (lambda: synthetic_bank(25, signal=False, hard=0.5, lp_gap=0.3),
+                      "As synthetic-hard, log-prob signal 0.3 s.d."),
+}
+BANKS.update(EXTRA_BANKS)
 
 
 def measure_bank(name: str, orderings: int, families: tuple[str, ...], regenerate: bool = False) -> tuple[str, str]:
@@ -410,16 +429,17 @@ def measure_bank(name: str, orderings: int, families: tuple[str, ...], regenerat
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orderings", type=int, default=50)
-    ap.add_argument("--banks", default=",".join(BANKS),
-                    help="comma-separated built-in banks; add bank:NAME_OR_RUN_DIR for any bank ttscale can "
-                         "sweep (e.g. one brought in with `ttscale bank import`)")
+    ap.add_argument("--banks", default=",".join(DEFAULT_BANKS),
+                    help="comma-separated built-in banks (`extra` adds the extra-* planted banks); add "
+                         "bank:NAME_OR_RUN_DIR for any bank ttscale can sweep (e.g. one brought in with "
+                         "`ttscale bank import`)")
     ap.add_argument("--regenerate", action="store_true", help="draw the facts bank again with the model")
     ap.add_argument("--only", default=None, help="comma-separated families to run (default all)")
     ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/RESULTS.md")
     ap.add_argument("--jobs", type=int, default=1, help="banks measured in parallel processes")
     args = ap.parse_args(argv)
     families = args.only.split(",") if args.only else list(SWEEPS)
-    names = args.banks.split(",")
+    names = [n for part in args.banks.split(",") for n in (EXTRA_BANKS if part == "extra" else [part])]
     for name in names:
         if name not in BANKS and not name.startswith("bank:"):
             ap.error(f"unknown bank {name!r}; choose from {', '.join(BANKS)} or bank:NAME_OR_RUN_DIR")

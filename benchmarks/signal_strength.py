@@ -5,8 +5,9 @@ with weights in 1 ± ``signal_strength`` (the answer stays the plain majority). 
 it at several strengths on
 
 - banks whose log-probs carry a signal: ``facts`` (real), the benchmark's ``synthetic+signal``,
-  ``synthetic-weak`` and ``synthetic-hosted-weak``, and six planted banks that are *not* in
-  sample_efficiency (other seeds, right paths 0.3–1.0 s.d. likelier);
+  ``synthetic-weak`` and ``synthetic-hosted-weak``, and the six ``extra-*`` planted banks
+  that sample_efficiency leaves out of its default run (other seeds, right paths 0.3–1.0 s.d.
+  likelier);
 - banks whose log-probs are decoys (drawn alike for right and wrong paths): the benchmark's
   ``synthetic-flat``, ``synthetic-hard``, ``synthetic-hosted`` and one more planted bank;
 
@@ -22,28 +23,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sample_efficiency as se  # noqa: E402
 
 STRENGTHS = (0.25, 0.4, 0.5, 0.65, 0.8)
-HELD_OUT: dict[str, Callable[[], list[se.Item]]] = {
-    "hosted-20 (0.5 s.d.)": lambda: se.hosted_bank(20, lp_gap=0.5),
-    "hosted-22 (0.3 s.d.)": lambda: se.hosted_bank(22, lp_gap=0.3),
-    "hosted-24 (0.8 s.d.)": lambda: se.hosted_bank(24, lp_gap=0.8),
-    "flat-21 (0.5 s.d.)": lambda: se.synthetic_bank(21, signal=False, hard=0.2, lp_gap=0.5),
-    "mixed-23 (1.0 s.d.)": lambda: se.synthetic_bank(23, signal=False, hard=0.35, lp_gap=1.0),
-    "hard-25 (0.3 s.d.)": lambda: se.synthetic_bank(25, signal=False, hard=0.5, lp_gap=0.3),
-}
-SIGNAL = ["facts", "synthetic+signal", "synthetic-weak", "synthetic-hosted-weak", *HELD_OUT]
+SIGNAL = ["facts", "synthetic+signal", "synthetic-weak", "synthetic-hosted-weak", *se.EXTRA_BANKS]
 DECOY = ["synthetic-flat", "synthetic-hard", "synthetic-hosted", "hosted-8 (decoy)"]
 
 
 def build(name: str) -> list[se.Item]:
-    if name in HELD_OUT:
-        return HELD_OUT[name]()
     if name == "hosted-8 (decoy)":
         return se.hosted_bank(8)
     return se.BANKS[name][0]()
