@@ -421,7 +421,9 @@ def measure_bank(name: str, orderings: int, families: tuple[str, ...], regenerat
     note += f" {len(bank)} problems."
     rows = [evaluate(spec, bank, orderings) for fam in families for spec in SWEEPS[fam]]
     cmp = compare(rows) if {"sc", "voi", "beta"} <= set(families) else None
-    text = report(name, rows, cmp, note) if cmp else "\n".join(str(r) for r in rows)
+    text = report(name, rows, cmp, note) if cmp else "\n".join(
+        f"{name} {r.spec}: accuracy {r.accuracy:.4f} ± {r.se:.4f}, samples {r.samples:.2f}, tokens {r.tokens:.1f}"
+        for r in rows)
     print(f"{name}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     return text, summary_row(name, cmp) if cmp else ""
 
