@@ -173,19 +173,12 @@ def measure(name: str, orderings: int, prior_problems: int) -> str:
     t0 = time.monotonic()
     stats, trans = tabulate(shares, prior_problems, seed=10_000 + seed)
     bank = se.BANKS[name][0]()
-    rows = [se.evaluate(s, bank, orderings) for fam in ("sc", "beta", "esc", "bayes") for s in se.SWEEPS[fam]]
+    rows = [se.evaluate(s, bank, orderings) for fam in ("sc", *se.BASELINES) for s in se.SWEEPS[fam]]
     rows += [se.evaluate(s, bank, orderings) for s in (se.DEFAULTS["voi"], "voi:signal=none")]
     rows += [se.evaluate(TablePolicy(policy(stats, trans, lam), lam), bank, orderings) for lam in PRICES]
     sc = rows[0]
-    target = -0.15 * se.POINT
-
-    def reach(family: str) -> se.Row | None:
-        ok = [r for r in rows if r.family == family and r.delta(sc)[0] >= target]
-        return min(ok, key=lambda r: r.samples) if ok else None
-
-    base = [r for r in (reach("beta"), reach("esc"), reach("bayes")) if r]
-    best_base = min(base, key=lambda r: r.samples) if base else None
-    oracle = reach("oracle")
+    best_base = se.cheapest_at_target(rows, se.BASELINES, sc)
+    oracle = se.cheapest_at_target(rows, ("oracle",), sc)
     lines = [f"### {name}", "", f"Prior: {prior_problems} simulated problems from the bank's generator; "
              f"{len(stats)} vote states. {len(bank)} problems, {orderings} orderings.", "",
              "| rule | setting | Δ vs SC@40, points (paired) | mean samples |", "|---|---|---|---|"]
@@ -220,13 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         if n not in GENERATORS:
             ap.error(f"unknown bank {n!r}; choose from {', '.join(GENERATORS)}")
-    jobs = [(n, args.orderings, args.prior_problems) for n in names]
-    if args.jobs > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(min(args.jobs, len(jobs))) as pool:
-            texts = list(pool.map(measure, *zip(*jobs, strict=True)))
-    else:
-        texts = [measure(*j) for j in jobs]
+    texts = se.map_banks(measure, [(n, args.orderings, args.prior_problems) for n in names], args.jobs)
     body = "\n".join(texts)
     print(body)
     if args.write:

@@ -211,8 +211,6 @@ def hosted_shares(rng: random.Random) -> dict[str, float]:
 
 
 NO_ANSWER = 0.05  # share of planted draws that end without an answer
-
-
 LP_SD = 0.12  # spread of planted mean log-probs
 
 
@@ -302,14 +300,31 @@ SWEEPS = {
 DEFAULTS = {"beta": "beta:threshold=0.95", "voi": "voi:epsilon=0.01"}
 
 
+BASELINES = ("beta", "esc", "bayes")
+
+
+def cheapest_at_target(rows: list[Row], families: tuple[str, ...], sc: Row) -> Row | None:
+    """The row of ``families`` with the fewest samples whose accuracy is within 0.15 points of ``sc``."""
+    ok = [r for r in rows if r.family in families and r.accuracy >= sc.accuracy - 0.15 * POINT]
+    return min(ok, key=lambda r: r.samples) if ok else None
+
+
+def map_banks(fn: Any, jobs: list[tuple[Any, ...]], processes: int) -> list[Any]:
+    """``fn(*job)`` for every job, in order; banks are independent, so with ``processes`` > 1
+    they run in that many processes."""
+    if processes > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(min(processes, len(jobs))) as pool:
+            return list(pool.map(fn, *zip(*jobs, strict=True)))
+    return [fn(*job) for job in jobs]
+
+
 def compare(rows: list[Row]) -> dict[str, Any]:
     """The goal's two ratios on one bank."""
     sc = next(r for r in rows if r.family == "sc")
     target = sc.accuracy - 0.15 * POINT
-    base = [r for r in rows if r.family in ("beta", "esc", "bayes") and r.accuracy >= target]
-    ours = [r for r in rows if r.family == "voi" and r.accuracy >= target]
-    best_base = min(base, key=lambda r: r.samples) if base else None
-    best_ours = min(ours, key=lambda r: r.samples) if ours else None
+    best_base = cheapest_at_target(rows, BASELINES, sc)
+    best_ours = cheapest_at_target(rows, ("voi",), sc)
     default = next(r for r in rows if r.spec == DEFAULTS["voi"])
     beta = next(r for r in rows if r.spec == DEFAULTS["beta"])
     out: dict[str, Any] = {"target": target, "best_base": best_base, "best_ours": best_ours, "default": default,
@@ -448,13 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     out = [f"Orderings per bank: {args.orderings}; every rule capped at {CAP} samples; accuracy is a "
            "fraction, a *point* is 0.01. Measured in one run by `python benchmarks/sample_efficiency.py`.\n"]
     t_all = time.monotonic()
-    jobs = [(name, args.orderings, tuple(families), args.regenerate) for name in names]
-    if args.jobs > 1 and len(jobs) > 1:  # banks are independent: one process each
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(min(args.jobs, len(jobs))) as pool:
-            results = list(pool.map(measure_bank, *zip(*jobs, strict=True)))
-    else:
-        results = [measure_bank(*job) for job in jobs]
+    results = map_banks(measure_bank, [(n, args.orderings, tuple(families), args.regenerate) for n in names],
+                        args.jobs)
     summaries = [row for _, row in results if row]
     for text, _ in results:
         out.append(text)

@@ -59,12 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
     names = SIGNAL + DECOY
-    if args.jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(args.jobs) as pool:
-            results = dict(pool.map(measure, names, [args.orderings] * len(names)))
-    else:
-        results = dict(measure(n, args.orderings) for n in names)
+    results = dict(se.map_banks(measure, [(n, args.orderings) for n in names], args.jobs))
     head = " | ".join(f"{s}" for s in STRENGTHS)
     lines = [f"Δ vs SC@40 in points (paired, {args.orderings} orderings) / mean samples, for "
              "`voi:signal_strength=S`; the default is 0.5.", "",
