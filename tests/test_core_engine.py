@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 
 import pytest
 
@@ -10,7 +11,13 @@ from ttscale.backends.mock import MockBackend
 from ttscale.backends.replay import ReplaySource
 from ttscale.config import Budget, SamplingConfig
 from ttscale.engine import Engine, LiveSource
-from ttscale.errors import ConfigError, UnknownNameError
+from ttscale.errors import (
+    BackendError,
+    ConfigError,
+    DataError,
+    MissingDependencyError,
+    UnknownNameError,
+)
 from ttscale.runner import make_strategy
 from ttscale.store import Store
 from ttscale.strategies.base import Done, Draw, Strategy, View
@@ -187,3 +194,19 @@ def test_replay_serves_a_bank_without_main_under_the_name_asked_for(tmp_path):
     assert d.answer == "a" and d.samples_used == 3
     served = asyncio.run(src.draw(PROBLEMS[0], "main", "", SamplingConfig(), 2, 1))[0]
     assert served.stream == "main" and src.stored_verdict(served, "v").score == 1.0
+
+
+@pytest.mark.parametrize("err", [
+    ConfigError("voi.epsilon", "must be > 0"),
+    UnknownNameError("strategy", "nope", ["sc", "beta"]),
+    DataError("not JSON", source="rows.jsonl", row=3, field="answer"),
+    BackendError("upstream said 500", upstream="http://127.0.0.1:1/v1", status=500),
+    MissingDependencyError("vllm backend", "vllm"),
+])
+def test_errors_cross_process_boundaries_intact(err):
+    """Process pools and Ray workers pickle errors; each must come back with its message and
+    fields (ConfigError's two-argument constructor once broke the pool that carried it)."""
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is type(err)
+    assert str(back) == str(err)
+    assert back.__dict__ == err.__dict__

@@ -34,6 +34,19 @@ __all__ = [
 class TTScaleError(Exception):
     """Base class of every error ttscale raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # subclasses take keyword-shaped constructor arguments that differ from ``args`` (the
+        # formatted message), so the default pickling would call them wrongly: rebuild from the
+        # message and attributes instead, so errors cross process pools and Ray workers intact
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[TTScaleError], args: tuple[object, ...], state: dict[str, object]) -> TTScaleError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class UserError(TTScaleError):
     """An error the user can fix by changing input; printed without traceback."""
