@@ -295,9 +295,12 @@ SWEEPS = {
     "dirichlet": ["dirichlet:threshold=0.95", "dirichlet:threshold=0.99"],
     "esc": [f"esc:window={w}" for w in (2, 3, 4, 5, 6, 8)],
     "bayes": [f"bayes:threshold={b}" for b in (3, 10, 30, 100, 1000)],
-    "voi": [f"voi:epsilon={e}" for e in (0.05, 0.03, 0.01, 0.005, 0.002, 0.001)] + ["voi:signal=none"],
+    # the default first: its epsilon depends on the valuation (0.01 calibrated with a signal,
+    # 0.005 mode on counts); an explicit epsilon applies to either
+    "voi": ["voi"] + [f"voi:epsilon={e}" for e in (0.05, 0.03, 0.01, 0.005, 0.002, 0.001)]
+           + ["voi:signal=none", "voi:model=calibrated"],
 }
-DEFAULTS = {"beta": "beta:threshold=0.95", "voi": "voi:epsilon=0.01"}
+DEFAULTS = {"beta": "beta:threshold=0.95", "voi": "voi"}
 
 
 BASELINES = ("beta", "esc", "bayes")
@@ -344,7 +347,7 @@ def report(name: str, rows: list[Row], cmp: dict[str, Any], note: str = "") -> s
     lines += [f"| rule | setting | accuracy ± s.e. | Δ vs SC@{CAP}, points (paired) | mean samples | mean tokens |",
               "|---|---|---|---|---|---|"]
     for r in rows:
-        setting = r.spec.partition(":")[2] or "-"
+        setting = r.spec.partition(":")[2] or "defaults"
         star = " (default)" if r.spec in DEFAULTS.values() else ""
         d, dse = r.delta(cmp["sc"])
         lines.append(f"| {r.family} | {setting}{star} | {r.accuracy:.4f} ± {r.se:.4f} | {d / POINT:+.2f} ± {dse / POINT:.2f} "

@@ -83,16 +83,16 @@ def test_compare_takes_the_cheapest_baseline_at_target_and_judges_both_goals():
             _row("bayes:threshold=30", 0.8 - 0.5 * target_gap, 10, 1000),  # cheapest at target
             _row("esc:window=4", 0.8, 16, 1600),
             _row("voi:epsilon=0.05", 0.8 - 3 * target_gap, 3, 300),
-            _row("voi:epsilon=0.01", 0.8 + 0.1 * target_gap, 7, 700)]
+            _row("voi", 0.8 + 0.1 * target_gap, 7, 700)]
     cmp = se.compare(rows)
     assert cmp["best_base"].spec == "bayes:threshold=30"
-    assert cmp["best_ours"].spec == "voi:epsilon=0.01"
+    assert cmp["best_ours"].spec == "voi"
     assert cmp["default_ratio"] == pytest.approx(0.7)
     assert cmp["token_ratio"] == pytest.approx(700 / 1200)
     line = se.summary_row("x", cmp)
     assert "0.70 met" in line and "points: met" in line
     # the default below target: no ratio, reported as missing it
-    rows[-1] = _row("voi:epsilon=0.01", 0.8 - 2 * target_gap, 7, 700)
+    rows[-1] = _row("voi", 0.8 - 2 * target_gap, 7, 700)
     cmp = se.compare(rows)
     assert cmp["default_ratio"] is None and cmp["best_ours"] is None
     assert "misses the target accuracy" in se.summary_row("x", cmp)

@@ -97,9 +97,44 @@ def test_voi_signal_weights_tilt_the_tally_towards_short_confident_paths():
     from ttscale.strategies.adaptive import ValueOfInformation
     v = ValueOfInformation(signal="logprob")
     ss = samples(["a", "a", "b", "b", "b"], logprobs=[-0.1, -0.1, -2.0, -2.0, -2.0])
-    w = v._weights(ss)
+    assert v._signal(ss) == "logprob" and ValueOfInformation()._signal(ss) == "logprob"
+    w = v._weights(ss, "logprob")
     assert w is not None and w[0] > 1.0 > w[2] and all(0.5 <= x <= 1.5 for x in w)
-    assert ValueOfInformation(signal="none")._weights(ss) is None
+    assert ValueOfInformation(signal="none")._signal(ss) == "none"
+    assert v._weights(ss, "none") is None
+    # auto weights by likelihood only when every sample carries it
+    assert ValueOfInformation()._signal(samples(["a", "b"])) == "none"
+
+
+def test_voi_gain_counts_the_spread_of_draws_landing_on_the_pair():
+    # with every draw on the pair the walk is the plain binomial race
+    from scipy.stats import binom
+    q_grid_exact = voi_gain(3, 2, 30, share=1.0)[0]
+    assert q_grid_exact > 0
+    # a flat problem near the cap: 9 draws left, each on the pair with p = 0.1 (0.9 expected).
+    # A lead of 1 is overturned only if 2+ land on the pair, which happens 23% of the time:
+    # the gain is small but not zero (rounding the mean horizon to 1 draw made it exactly 0)
+    assert binom.sf(1, 9, 0.1) == pytest.approx(0.225, abs=0.001)
+    g, _ = voi_gain(2, 1, 9, share=0.1)
+    assert 0.0 < g < voi_gain(2, 1, 9, share=1.0)[0]
+    # more draws on the pair, more to gain; a lead beyond the remaining draws gains nothing
+    assert voi_gain(2, 1, 9, share=0.3)[0] > g
+    assert voi_gain(12, 1, 9, share=1.0)[0] == 0.0
+
+
+def test_voi_weighs_every_rival_on_counts_and_the_pair_with_a_signal():
+    from ttscale.strategies.adaptive import ValueOfInformation
+    v = ValueOfInformation(max_samples=40)
+    # counts only (no log-probs): mode valuation; with 3 draws left a 3-2-2-2 lead can still be
+    # overturned by any of the three 2-vote answers
+    flat = samples(["a", "a", "a", "b", "b", "c", "c", "d", "d"] + [f"x{i}" for i in range(28)])  # 37 drawn, 3 left
+    stop, _ = v.confidence(View(samples=flat), flat)
+    assert not stop
+    stop_pair, _ = ValueOfInformation(max_samples=40, rivals=1).confidence(View(samples=flat), flat)
+    assert stop_pair  # with the runner-up alone the rest of the budget looks unable to flip it
+    # the calibrated valuation treats the same flat race as nearly worthless and stops
+    stop_cal, _ = ValueOfInformation(max_samples=40, model="calibrated").confidence(View(samples=flat), flat)
+    assert stop_cal
 
 
 @pytest.mark.parametrize("spec", ["beta", "dirichlet", "esc", "bayes", "voi", "voi:signal=auto,batch=0"])

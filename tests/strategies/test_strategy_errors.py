@@ -38,6 +38,7 @@ def test_unknown_parameter_lists_allowed(spec, field, allowed):
     ("voi:signal=vibes", "voi.signal"), ("cascade:threshold=1", "cascade.threshold"),
     ("usc:n=1", "usc.n"), ("deepen:growth=0.5", "deepen.growth"), ("bayes:threshold=-3", "bayes.threshold"),
     ("voi:mass=on", "voi.mass"), ("voi:certainty=0.3", "voi.certainty"), ("voi:certainty=1.5", "voi.certainty"),
+    ("voi:rivals=0", "voi.rivals"), ("voi:model=vibes", "voi.model"),
 ])
 def test_out_of_range_values_name_the_parameter(spec, field):
     with pytest.raises(ConfigError) as e:
@@ -79,7 +80,10 @@ def test_cli_strategies_json_lines():
     assert {r["name"] for r in rows} == set(strategies.names())
     assert all(set(r) == {"name", "kind", "params", "doc"} for r in rows)
     voi = next(r for r in rows if r["name"] == "voi")
-    assert voi["kind"] == "adaptive" and voi["params"]["epsilon"]["default"] == 0.01
+    assert voi["kind"] == "adaptive" and voi["params"]["model"]["default"] == "auto"
+    # epsilon's default depends on the valuation; the listing says which
+    assert voi["params"]["epsilon"]["default"] is None
+    assert "0.01 calibrated, 0.005 mode" in voi["params"]["epsilon"]["description"]
 
 
 def test_cli_strategies_unknown_name_is_a_clean_error():

@@ -16,17 +16,31 @@
   which keeps a problem with a flat answer distribution sampling to the cap although more
   samples barely change how likely the answer is to be right. ``voi`` asks the question the
   accuracy target is about: how much would drawing on to ``max_samples`` raise the chance
-  that the majority answer is right? With q the leader's share of the two leading answers
-  (posterior Beta(a+1, b+1)) and the remaining draws that would land on them, it computes
-  the probability that they flip the vote, signed by whether the flip would find the true
-  mode, and values a flip at f·|1−2q|^c — f the two answers' share of all samples (the
-  chance the right answer is one of them), |1−2q| the gap between them (self-consistency
-  is roughly calibrated: swapping two near-equal answers gains little), ``calibration`` c
-  setting how far to trust that (0: any flip of the mode is worth f; 1: worth the share
-  gap). It stops when the gain is below ``epsilon``. Easy problems stop after a short
-  unanimous run, flat or hopeless ones as soon as more samples cannot sharpen them, close
-  races near the cap once the rest of the budget cannot overturn the leader — so it saves
-  most where samples are most expensive (long, hesitant responses on hard problems). A 1-D
+  that the majority answer is right? For the leader against a rival, with q the leader's
+  share of the two (posterior Beta(a+1, b+1)), it computes the probability that the
+  remaining draws flip the vote — the number of them landing on the pair is itself
+  Binomial, not its rounded mean — signed by whether the flip would find the true mode, and
+  sums that over the rivals it weighs (a union bound). What a flip is worth is the
+  *valuation* (``model``):
+
+  - ``calibrated``: f·|1−2q|^c — f the two answers' share of all samples (the chance the
+    right answer is one of them), |1−2q| the gap between them (self-consistency is roughly
+    calibrated: swapping two near-equal answers gains little), ``calibration`` c setting how
+    far to trust that. Flat or hopeless problems stop as soon as more samples cannot sharpen
+    them; only the runner-up is weighed (a third answer's flip is worth its small share).
+  - ``mode``: 1 — answering the true mode is what SC@max does, so this aims at SC@max's
+    answer, and every rival (up to 8) is weighed.
+  - ``auto`` (default): calibrated when a per-sample signal weights the tally (below), mode
+    on counts alone. Counts cannot tell a hopeless flat problem from one whose right answer
+    is a consistent minority among scattered wrong ones: on CHAMP's real responses a leader
+    holding 20–30% of the votes is right 55% of the time, and the calibrated valuation
+    stopped 1.5 points short of SC@40 there (benchmarks/RESULTS.md, sample_efficiency).
+
+  It stops when the gain is below ``epsilon`` (0.01 calibrated; 0.005 mode, measured to
+  reach SC@40 − 0.15 points on CHAMP and on the count-only planted banks, where 0.01 fell
+  0.05–0.1 points short). Easy problems stop after a short unanimous run, close races
+  near the cap once the rest of the budget cannot overturn the leader — so it saves most
+  where samples are most expensive (long, hesitant responses on hard problems). A 1-D
   quadrature, not Monte-Carlo: exact up to the grid and cheap after every sample. Votes can
   be weighted by path quality (``signal``: likelihood, brevity, few hedges, normalised
   within the problem; the weights steer only when to stop, the answer is the plain
@@ -160,39 +174,69 @@ def mass_mode_probability(masses: tuple[float, ...], counts: tuple[float, ...], 
 _GRID = 256
 
 
+@lru_cache(maxsize=1)
+def _grid() -> Any:
+    """The quadrature grid over q: midpoints of _GRID equal cells."""
+    import numpy as np
+    return (np.arange(_GRID) + 0.5) / _GRID
+
+
+@lru_cache(maxsize=4096)
+def _posterior(a: float, b: float, prior: float) -> Any:
+    """Beta(a + prior, b + prior) weights of q on the grid (normalised)."""
+    from scipy.stats import beta as beta_dist
+    w = beta_dist.pdf(_grid(), a + prior, b + prior)
+    return w / w.sum()
+
+
+@lru_cache(maxsize=4096)
+def _flip_matrix(lead: float, remaining: int) -> Any:
+    """F[i, m] = P(the rival ends strictly ahead | m of the remaining draws land on the pair,
+    the leader's share of them is q_i): the leader's hits k ~ Binomial(m, q) fall below (m − lead)/2."""
+    import numpy as np
+    from scipy.special import bdtr
+    m = np.arange(remaining + 1)
+    k = np.ceil((m - lead) / 2) - 1
+    q = _grid()[:, None]
+    return np.where(k[None, :] >= 0, bdtr(np.maximum(k, 0)[None, :], m[None, :], q), 0.0)
+
+
+@lru_cache(maxsize=4096)
+def _pair_draws(remaining: int, share: float) -> Any:
+    """P(m of the remaining draws land on the pair), m = 0..remaining."""
+    import numpy as np
+    from scipy.stats import binom
+    return binom.pmf(np.arange(remaining + 1), remaining, share)
+
+
 @lru_cache(maxsize=262144)
-def voi_gain(a: float, b: float, horizon: float, prior: float = 1.0,
+def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: float = 1.0,
              pair_share: float | None = None, calibration: float = 1.0) -> tuple[float, float]:
-    """(gain, P(leader is the mode)) for a leader with ``a`` votes against a runner-up with
-    ``b``, when ``horizon`` more votes between the two would still come.
+    """(gain, P(leader is the mode)) for a leader with ``a`` votes against a rival with ``b``,
+    when ``remaining`` more draws would still come, each landing on one of the two with
+    probability ``share``.
 
     q, the leader's share of the two, has posterior Beta(a + prior, b + prior). If q > ½ the
-    leader is the mode and more draws can only lose it (a flip: the runner-up ends ahead);
-    if q < ½ more draws can only win it. So the gain of drawing on is
-    E[(1{q<½} − 1{q>½})·P(flip | q)], with P(flip | q) = P(Binomial(h, q) < (h − (a − b))/2)
-    (ties at the end keep the leader, as majority vote does). With ``pair_share`` f each flip
-    is valued f·|1 − 2q|^calibration instead of 1 (see the module doc). A 1-D quadrature,
-    exact up to the grid, and fast enough to run after every sample."""
+    leader is the mode and more draws can only lose it (a flip: the rival ends strictly
+    ahead); if q < ½ more draws can only win it. So the gain of drawing on is
+    E[(1{q<½} − 1{q>½})·P(flip | q)]: m ~ Binomial(remaining, share) draws land on the pair,
+    the leader takes k ~ Binomial(m, q) of them, and the vote flips when m − k > k + a − b
+    (ties keep the leader, as majority vote does). The number landing on the pair is a
+    distribution, not its mean: rounding the mean made a rival on a flat problem near the cap
+    look unable to catch up (0.8 expected draws → 0) although two or three of nine draws often
+    land on it. With ``pair_share`` f each flip is valued f·|1 − 2q|^calibration instead of 1
+    (see the module doc). A 1-D quadrature over q, exact up to the grid; its pieces are cached,
+    so it is cheap after every sample."""
     import numpy as np
-    from scipy.stats import beta as beta_dist
-    from scipy.stats import binom
-
-    q = (np.arange(_GRID) + 0.5) / _GRID
-    w = beta_dist.pdf(q, a + prior, b + prior)
-    w = w / w.sum()
+    w = _posterior(a, b, prior)
+    q = _grid()
     p_mode = float(w[q > 0.5].sum())
-    h = int(round(horizon))
-    if h <= 0:
+    lead = a - b
+    if remaining <= 0 or remaining <= lead:
         return 0.0, p_mode
-    need = (h - (a - b)) / 2  # the leader's hits below this flip the vote
-    k = math.ceil(need) - 1
-    if k < 0:
-        return 0.0, p_mode
-    flip = binom.cdf(k, h, q)
-    if pair_share is None:  # accuracy = P(answer is the true mode)
-        gain = float((w * np.where(q < 0.5, flip, -flip)).sum())
-    else:  # switching to the true mode is worth the pair's share times |1 - 2q|^calibration
-        gain = float((w * np.abs(1 - 2 * q) ** calibration * np.where(q < 0.5, flip, -flip)).sum()) * pair_share
+    flip = _flip_matrix(lead, remaining) @ _pair_draws(remaining, share)
+    value = 1.0 if pair_share is None else np.abs(1 - 2 * q) ** calibration * pair_share
+    gain = float((w * value * np.where(q < 0.5, flip, -flip)).sum())
     return max(gain, 0.0), p_mode
 
 
@@ -316,13 +360,16 @@ class BayesStop(_Adaptive):
 
 
 class VOIParams(AdaptiveParams):
-    epsilon: float = Field(0.01, gt=0.0, lt=1.0,
-                           description="stop when drawing to max_samples would raise P(answer = mode) by less")
+    epsilon: float | None = Field(None, gt=0.0, lt=1.0, description="stop when drawing to max_samples "
+                                  "would raise the answer's odds by less (default: 0.01 calibrated, 0.005 mode)")
     calibration: float = Field(0.5, ge=0.0, le=4.0, description="how little a near-tie is worth: "
                                "switching to the true mode gains pair share × |share gap|^calibration")
-    model: Literal["calibrated", "mode"] = Field(
-        "calibrated", description="what a flip is worth: calibrated = f·|share gap|^calibration "
-                                  "(see the module doc); mode = 1 (answering the true mode is right)")
+    model: Literal["auto", "calibrated", "mode"] = Field(
+        "auto", description="what a flip is worth: calibrated = f·|share gap|^calibration (see the "
+                            "module doc); mode = 1 (aim at SC@max's answer); auto = calibrated when a "
+                            "per-sample signal weights the tally, mode on counts alone")
+    rivals: int | None = Field(None, ge=1, le=64, description="answers besides the leader whose "
+                               "overtaking is weighed, their gains added (default: 1 calibrated, 8 mode)")
     prior: float = Field(1.0, gt=0.0, le=100.0, description="Beta pseudo-count of leader and runner-up")
     min_samples: int = Field(2, ge=1, le=4096, description="never stop before this many samples")
     batch: int = Field(1, ge=0, le=256, description="samples per round; 0 sizes each round from the posterior")
@@ -344,15 +391,17 @@ class ValueOfInformation(_Adaptive):
     name = "voi"
     Params = VOIParams
 
-    def _weights(self, samples: list[Sample]) -> list[float] | None:
-        """Per-sample vote weights from the chosen signal, z-scored within the problem."""
+    def _signal(self, samples: list[Sample]) -> str:
+        """The per-sample signal the tally is weighted by ("none" when there is none)."""
         sig = self.params.signal
+        if sig == "auto":  # likelihood is the one signal known to track correctness broadly
+            return "logprob" if samples and all(s.logprob_mean is not None for s in samples) else "none"
+        return sig
+
+    def _weights(self, samples: list[Sample], sig: str) -> list[float] | None:
+        """Per-sample vote weights from signal ``sig``, z-scored within the problem."""
         if sig == "none" or len(samples) < 3:
             return None
-        if sig == "auto":  # likelihood is the one signal known to track correctness broadly
-            if not all(s.logprob_mean is not None for s in samples):
-                return None
-            sig = "logprob"
         if sig == "logprob":
             raw = [s.logprob_mean if s.logprob_mean is not None else 0.0 for s in samples]
         elif sig == "brevity":
@@ -384,23 +433,30 @@ class ValueOfInformation(_Adaptive):
                                      unseen)
 
     def confidence(self, view: View, samples: list[Sample]) -> tuple[bool, float]:
-        c = class_tally(view, samples, self._weights(samples))
+        sig = self._signal(samples)
+        c = class_tally(view, samples, self._weights(samples, sig))
         if not c:
             return False, 0.0
         pm = self._mass_confidence(view, samples)
         if pm is not None and (pm >= 1.0 or (pm >= self.params.certainty
                                              and len(samples) >= self.params.min_samples)):
             return True, pm  # a certificate needs no minimum: it is exact
-        a, b = c[0], (c[1] if len(c) > 1 else 0.0)
-        voted = sum(1 for s in samples if s.answer is not None)
-        # the share of future draws that lands on the two leading answers, posterior mean
-        horizon = (self.params.max_samples - len(samples)) * (sum(c[:2]) / sum(c)) * voted / (len(samples) + 1)
-        # quarter-vote resolution: finer differences do not matter, and equal states share
-        # one cached estimate
-        share = None if self.params.model == "mode" else round(sum(c[:2]) / (len(samples) + 1), 2)
-        gain, p = voi_gain(round(a * 4) / 4, round(b * 4) / 4, round(horizon), self.params.prior, share,
-                           self.params.calibration)
-        return len(samples) >= self.params.min_samples and gain < self.params.epsilon, p
+        calibrated = self.params.model == "calibrated" or (self.params.model == "auto" and sig != "none")
+        epsilon = self.params.epsilon or (0.01 if calibrated else 0.005)
+        rivals = self.params.rivals or (1 if calibrated else 8)
+        n, a = len(samples), c[0]
+        # the share of future draws that lands on an answer class, posterior mean
+        per_vote = sum(1 for s in samples if s.answer is not None) / sum(c) / (n + 1)
+        gain, p = 0.0, None
+        for b in c[1:1 + rivals] or [0.0]:
+            # quarter-vote resolution: finer differences do not matter, and equal states share
+            # one cached estimate
+            f = round((a + b) / (n + 1), 2) if calibrated else None
+            g, p_mode = voi_gain(round(a * 4) / 4, round(b * 4) / 4, self.params.max_samples - n,
+                                 round((a + b) * per_vote, 2), self.params.prior, f, self.params.calibration)
+            gain += g  # a union bound over the rivals that could overtake the leader
+            p = p_mode if p is None else p
+        return n >= self.params.min_samples and gain < epsilon, p or 0.0
 
     def batch_size(self, view: View, samples: list[Sample]) -> int:
         if self.params.batch:
