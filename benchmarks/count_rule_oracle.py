@@ -187,7 +187,7 @@ def measure(name: str, orderings: int, prior_problems: int) -> str:
         if r.family in ("sc", "oracle", "voi") or r is best_base:
             d, dse = r.delta(sc)
             star = " (default)" if r.spec == se.DEFAULTS["voi"] else ""
-            lines.append(f"| {r.family} | {r.spec.partition(':')[2] or '-'}{star} | {d / se.POINT:+.2f} ± {dse / se.POINT:.2f} "
+            lines.append(f"| {r.family} | {r.spec.partition(':')[2] or 'defaults'}{star} | {d / se.POINT:+.2f} ± {dse / se.POINT:.2f} "
                          f"| {r.samples:.2f} |")
     lines.append("")
     if best_base and oracle:

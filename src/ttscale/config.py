@@ -24,9 +24,15 @@ def validate_model(cls: type[BaseModel], data: dict[str, Any], prefix: str = "")
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or cls.__name__
-        raise ConfigError(prefix + field, err["msg"]) from None
+        # a union field (e.g. a number or "auto") reports one error per member, each under a
+        # tag such as 'constrained-int' appended to its location: name the field itself and
+        # say every form it accepts
+        def path(err: Any) -> list[str]:
+            return [str(p) for p in err["loc"] if not isinstance(p, str) or p.isidentifier()]
+        errors = exc.errors()
+        where = path(errors[0])
+        msgs = list(dict.fromkeys(e["msg"] for e in errors if path(e) == where))
+        raise ConfigError(prefix + (".".join(where) or cls.__name__), " or ".join(msgs)) from None
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

@@ -38,7 +38,8 @@ def test_unknown_parameter_lists_allowed(spec, field, allowed):
     ("voi:signal=vibes", "voi.signal"), ("cascade:threshold=1", "cascade.threshold"),
     ("usc:n=1", "usc.n"), ("deepen:growth=0.5", "deepen.growth"), ("bayes:threshold=-3", "bayes.threshold"),
     ("voi:mass=on", "voi.mass"), ("voi:certainty=0.3", "voi.certainty"), ("voi:certainty=1.5", "voi.certainty"),
-    ("voi:rivals=0", "voi.rivals"), ("voi:model=vibes", "voi.model"),
+    ("voi:rivals=0", "voi.rivals"), ("voi:rivals=many", "voi.rivals"), ("voi:model=vibes", "voi.model"),
+    ("voi:epsilon=1.5", "voi.epsilon"),
 ])
 def test_out_of_range_values_name_the_parameter(spec, field):
     with pytest.raises(ConfigError) as e:
@@ -82,10 +83,20 @@ def test_cli_strategies_json_lines():
     voi = next(r for r in rows if r["name"] == "voi")
     assert voi["kind"] == "adaptive" and voi["params"]["model"]["default"] == "auto"
     # epsilon's default depends on the valuation; the listing says which
-    assert voi["params"]["epsilon"]["default"] is None
-    assert "0.01 calibrated, 0.005 mode" in voi["params"]["epsilon"]["description"]
+    assert voi["params"]["epsilon"]["default"] == "auto"
+    assert "auto: 0.01 calibrated, 0.005 mode" in voi["params"]["epsilon"]["description"]
 
 
 def test_cli_strategies_unknown_name_is_a_clean_error():
     r = subprocess.run([sys.executable, "-m", "ttscale", "strategies", "nope"], capture_output=True, text=True)
     assert r.returncode == 2 and "choose one of" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_number_or_auto_parameter_names_itself_and_both_forms():
+    # pydantic reports a union's members under tags ('constrained-int', "literal['auto']");
+    # the error names the parameter and says every accepted form
+    with pytest.raises(ConfigError) as e:
+        make_strategy("voi:rivals=many")
+    assert e.value.field == "voi.rivals"
+    assert "valid integer" in str(e.value) and "'auto'" in str(e.value)
+    assert make_strategy("voi:rivals=3,epsilon=0.02").params.rivals == 3

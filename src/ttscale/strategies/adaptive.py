@@ -70,7 +70,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -360,16 +360,18 @@ class BayesStop(_Adaptive):
 
 
 class VOIParams(AdaptiveParams):
-    epsilon: float | None = Field(None, gt=0.0, lt=1.0, description="stop when drawing to max_samples "
-                                  "would raise the answer's odds by less (default: 0.01 calibrated, 0.005 mode)")
+    epsilon: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto"] = Field(
+        "auto", description="stop when drawing to max_samples would raise the answer's odds by less "
+                            "(auto: 0.01 calibrated, 0.005 mode)")
     calibration: float = Field(0.5, ge=0.0, le=4.0, description="how little a near-tie is worth: "
                                "switching to the true mode gains pair share × |share gap|^calibration")
     model: Literal["auto", "calibrated", "mode"] = Field(
         "auto", description="what a flip is worth: calibrated = f·|share gap|^calibration (see the "
                             "module doc); mode = 1 (aim at SC@max's answer); auto = calibrated when a "
                             "per-sample signal weights the tally, mode on counts alone")
-    rivals: int | None = Field(None, ge=1, le=64, description="answers besides the leader whose "
-                               "overtaking is weighed, their gains added (default: 1 calibrated, 8 mode)")
+    rivals: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        "auto", description="answers besides the leader whose overtaking is weighed, their gains "
+                            "added (auto: 1 calibrated, 8 mode)")
     prior: float = Field(1.0, gt=0.0, le=100.0, description="Beta pseudo-count of leader and runner-up")
     min_samples: int = Field(2, ge=1, le=4096, description="never stop before this many samples")
     batch: int = Field(1, ge=0, le=256, description="samples per round; 0 sizes each round from the posterior")
@@ -442,8 +444,8 @@ class ValueOfInformation(_Adaptive):
                                              and len(samples) >= self.params.min_samples)):
             return True, pm  # a certificate needs no minimum: it is exact
         calibrated = self.params.model == "calibrated" or (self.params.model == "auto" and sig != "none")
-        epsilon = self.params.epsilon or (0.01 if calibrated else 0.005)
-        rivals = self.params.rivals or (1 if calibrated else 8)
+        epsilon = (0.01 if calibrated else 0.005) if self.params.epsilon == "auto" else self.params.epsilon
+        rivals = (1 if calibrated else 8) if self.params.rivals == "auto" else self.params.rivals
         n, a = len(samples), c[0]
         # the share of future draws that lands on an answer class, posterior mean
         per_vote = sum(1 for s in samples if s.answer is not None) / sum(c) / (n + 1)
