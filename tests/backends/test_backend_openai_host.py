@@ -40,8 +40,14 @@ def test_run_over_http_matches_in_process(model_host_url: str, embedded_backend:
         b = there[key]
         assert (b.text, b.answer, b.seed, b.finish_reason) == (a.text, a.answer, a.seed, a.finish_reason), key
         assert b.usage.model_dump() == a.usage.model_dump() | {"wall_time": b.usage.wall_time}, key
-        assert (b.logprob_sum, b.entropy_mean, b.self_certainty_mean, b.distribution) == (
-            a.logprob_sum, a.entropy_mean, a.self_certainty_mean, a.distribution), key
+        # the host and this process each pick their thread count from the machine's load
+        # (HFBackend.pick_threads); 1 and 2 threads add float32 products in different orders,
+        # so the statistics may differ in the sixth digit while the sampled tokens are the same
+        assert b.distribution == a.distribution, key
+        for stat in ("logprob_sum", "entropy_mean", "self_certainty_mean"):
+            x, y = getattr(b, stat), getattr(a, stat)
+            assert (x is None) == (y is None), (key, stat)
+            assert x is None or x == pytest.approx(y, rel=1e-4, abs=1e-6), (key, stat)
     rows = {r["method"]: r for r in local.summary["rows"]}
     for r in remote_summary["rows"]:
         assert r["accuracy"] == rows[r["method"]]["accuracy"], r["method"]
