@@ -295,8 +295,8 @@ SWEEPS = {
     "dirichlet": ["dirichlet:threshold=0.95", "dirichlet:threshold=0.99"],
     "esc": [f"esc:window={w}" for w in (2, 3, 4, 5, 6, 8)],
     "bayes": [f"bayes:threshold={b}" for b in (3, 10, 30, 100, 1000)],
-    # the default first: its epsilon depends on the valuation (0.01 calibrated with a signal,
-    # 0.005 mode on counts); an explicit epsilon applies to either
+    # the default first: its epsilon depends on the rule (0.01 calibrated with a signal, 0.02
+    # sc on counts); an explicit epsilon applies to either
     "voi": ["voi"] + [f"voi:epsilon={e}" for e in (0.05, 0.03, 0.01, 0.005, 0.002, 0.001)]
            + ["voi:signal=none", "voi:model=calibrated"],
 }

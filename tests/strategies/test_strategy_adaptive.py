@@ -11,6 +11,7 @@ from ttscale.config import Budget
 from ttscale.runner import make_strategy
 from ttscale.strategies.adaptive import (
     beta_confidence,
+    change_probability,
     mass_mode_probability,
     mode_probability,
     seen_mass,
@@ -125,16 +126,40 @@ def test_voi_gain_counts_the_spread_of_draws_landing_on_the_pair():
 def test_voi_weighs_every_rival_on_counts_and_the_pair_with_a_signal():
     from ttscale.strategies.adaptive import ValueOfInformation
     v = ValueOfInformation(max_samples=40)
-    # counts only (no log-probs): mode valuation; with 3 draws left a 3-2-2-2 lead can still be
+    # counts only (no log-probs): the sc rule; with 3 draws left a 3-2-2-2 lead can still be
     # overturned by any of the three 2-vote answers
-    flat = samples(["a", "a", "a", "b", "b", "c", "c", "d", "d"] + [f"x{i}" for i in range(28)])  # 37 drawn, 3 left
+    flat = samples(["a", "a", "a", "b", "b", "c", "c", "d", "d"] + [f"x{i}" for i in range(28)])
     stop, _ = v.confidence(View(samples=flat), flat)
     assert not stop
-    stop_pair, _ = ValueOfInformation(max_samples=40, rivals=1).confidence(View(samples=flat), flat)
-    assert stop_pair  # with the runner-up alone the rest of the budget looks unable to flip it
-    # the calibrated valuation treats the same flat race as nearly worthless and stops
+    # the calibrated rule treats the same flat race as nearly worthless and stops
     stop_cal, _ = ValueOfInformation(max_samples=40, model="calibrated").confidence(View(samples=flat), flat)
     assert stop_cal
+    # with likelihoods on every sample, auto is the calibrated rule
+    weighted = samples(["a", "a", "a", "b", "b", "c", "c", "d", "d"] + [f"x{i}" for i in range(28)],
+                       logprobs=[-0.5] * 37)
+    assert v.confidence(View(samples=weighted), weighted)[0]
+
+
+def test_change_probability_counts_ties_the_way_majority_vote_breaks_them():
+    # a one-vote lead, one draw left, which lands on the pair for sure: the rival draws it
+    # with probability E[1 - q] under Beta(11, 10); that ties the vote, which changes the
+    # answer only when the rival was seen first
+    p_rival = 10 / 21
+    assert change_probability(10, 9, 1, 1.0, tie_flips=True) == pytest.approx(p_rival, abs=0.01)
+    assert change_probability(10, 9, 1, 1.0, tie_flips=False) == 0.0
+    # more draws left, more chance to change; a lead out of reach, none
+    assert change_probability(10, 9, 5, 1.0) > change_probability(10, 9, 3, 1.0) > 0
+    assert change_probability(10, 2, 7, 1.0, tie_flips=True) == 0.0
+    assert change_probability(10, 2, 8, 1.0, tie_flips=True) > 0.0
+
+
+def test_voi_on_counts_draws_on_a_one_vote_lead_when_a_tie_would_go_to_the_rival():
+    # 39 drawn, "b" seen first and one vote behind: the 40th draw can tie, and majority vote
+    # would then answer "b", so voi draws it; with "a" seen first a tie keeps "a"
+    first_b = ["b"] + ["a"] * 10 + ["b"] * 8 + [f"x{i}" for i in range(20)]
+    first_a = ["a"] + ["a"] * 9 + ["b"] * 9 + [f"x{i}" for i in range(20)]
+    assert isinstance(act("voi", first_b), Draw)
+    assert isinstance(act("voi", first_a), Done)
 
 
 @pytest.mark.parametrize("spec", ["beta", "dirichlet", "esc", "bayes", "voi", "voi:signal=auto,batch=0"])

@@ -84,7 +84,7 @@ def test_cli_strategies_json_lines():
     assert voi["kind"] == "adaptive" and voi["params"]["model"]["default"] == "auto"
     # epsilon's default depends on the valuation; the listing says which
     assert voi["params"]["epsilon"]["default"] == "auto"
-    assert "auto: 0.01 calibrated, 0.005 mode" in voi["params"]["epsilon"]["description"]
+    assert "auto: 0.01 calibrated, 0.02 sc" in voi["params"]["epsilon"]["description"]
 
 
 def test_cli_strategies_unknown_name_is_a_clean_error():

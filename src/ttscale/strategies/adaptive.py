@@ -19,26 +19,29 @@
   that the majority answer is right? For the leader against a rival, with q the leader's
   share of the two (posterior Beta(a+1, b+1)), it computes the probability that the
   remaining draws flip the vote — the number of them landing on the pair is itself
-  Binomial, not its rounded mean — signed by whether the flip would find the true mode, and
-  sums that over the rivals it weighs (a union bound). What a flip is worth is the
-  *valuation* (``model``):
+  Binomial, not its rounded mean — and sums that over the rivals it weighs (a union bound).
+  How that is judged is ``model``:
 
-  - ``calibrated``: f·|1−2q|^c — f the two answers' share of all samples (the chance the
-    right answer is one of them), |1−2q| the gap between them (self-consistency is roughly
-    calibrated: swapping two near-equal answers gains little), ``calibration`` c setting how
-    far to trust that. Flat or hopeless problems stop as soon as more samples cannot sharpen
-    them; only the runner-up is weighed (a third answer's flip is worth its small share).
-  - ``mode``: 1 — answering the true mode is what SC@max does, so this aims at SC@max's
-    answer, and every rival (up to 8) is weighed.
-  - ``auto`` (default): calibrated when a per-sample signal weights the tally (below), mode
-    on counts alone. Counts cannot tell a hopeless flat problem from one whose right answer
-    is a consistent minority among scattered wrong ones: on CHAMP's real responses a leader
-    holding 20–30% of the votes is right 55% of the time, and the calibrated valuation
-    stopped 1.5 points short of SC@40 there (benchmarks/RESULTS.md, sample_efficiency).
+  - ``calibrated``: the flip is signed by whether it would find the true mode and valued at
+    f·|1−2q|^c — f the two answers' share of all samples (the chance the right answer is
+    one of them), |1−2q| the gap between them (self-consistency is roughly calibrated:
+    swapping two near-equal answers gains little), ``calibration`` c setting how far to
+    trust that; it stops when that gain is below ``epsilon`` (0.01). Flat or hopeless
+    problems stop as soon as more samples cannot sharpen them; only the runner-up is
+    weighed (a third answer's flip is worth its small share).
+  - ``sc``: it stops when the rest of the budget would change the majority with probability
+    below ``epsilon`` (0.02), every rival (up to 8) weighed and a final tie going to the class
+    seen first, as in majority vote — it aims at SC@max's own answer. A signed gain is not
+    enough there: a one-vote lead with a draw left gains nothing in expectation, yet on a
+    finite bank the draws left lean toward the answers drawn least so far, and stopping
+    there fell 0.33 points short of SC@40 on a 48-sample bank.
+  - ``auto`` (default): calibrated when a per-sample signal weights the tally (below), sc on
+    counts alone. Counts cannot tell a hopeless flat problem from one whose right answer is
+    a consistent minority among scattered wrong ones: on CHAMP's real responses a leader
+    holding 20–30% of the votes is right 55% of the time, and the calibrated rule stopped
+    1.5 points short of SC@40 there (benchmarks/RESULTS.md, sample_efficiency).
 
-  It stops when the gain is below ``epsilon`` (0.01 calibrated; 0.005 mode, measured to
-  reach SC@40 − 0.15 points on CHAMP and on the count-only planted banks, where 0.01 fell
-  0.05–0.1 points short). Easy problems stop after a short unanimous run, close races
+  Easy problems stop after a short unanimous run, close races
   near the cap once the rest of the budget cannot overturn the leader — so it saves most
   where samples are most expensive (long, hesitant responses on hard problems). A 1-D
   quadrature, not Monte-Carlo: exact up to the grid and cheap after every sample. Votes can
@@ -81,6 +84,7 @@ from .signals import hedge_count
 
 __all__ = ["BetaStop", "DirichletStop", "EarlyStopSC", "BayesStop", "ValueOfInformation",
            "beta_confidence", "dirichlet_confidence", "mode_probability", "voi_gain", "class_tally",
+           "ranked_classes", "change_probability", "leader_ahead",
            "seen_mass", "mass_mode_probability"]
 
 MC_DRAWS = 1000
@@ -88,15 +92,22 @@ MC_DRAWS = 1000
 MIN_SEEN_MASS = 0.01
 
 
-def class_tally(view: View, samples: Sequence[Sample], weights: Sequence[float] | None = None
-                ) -> list[float]:
-    """Vote totals per answer class, leader first (ties: first seen), then descending."""
+def ranked_classes(view: View, samples: Sequence[Sample], weights: Sequence[float] | None = None
+                   ) -> list[tuple[float, int]]:
+    """(vote total, first-seen rank) per answer class, leader first (ties: first seen), then
+    descending. The rank says how majority vote would break a tie between two classes."""
     d = vote(view, samples, weights)
     if not d.votes:
         return []
-    pos = {k: i for i, k in enumerate(d.votes)}
+    pos = {k: i for i, k in enumerate(d.votes)}  # votes are keyed in draw order
     order = sorted(d.votes, key=lambda k: (k != d.answer, -d.votes[k], pos[k]))
-    return [d.votes[k] for k in order]
+    return [(d.votes[k], pos[k]) for k in order]
+
+
+def class_tally(view: View, samples: Sequence[Sample], weights: Sequence[float] | None = None
+                ) -> list[float]:
+    """Vote totals per answer class, leader first (ties: first seen), then descending."""
+    return [v for v, _ in ranked_classes(view, samples, weights)]
 
 
 def beta_confidence(a: float, b: float) -> float:
@@ -190,13 +201,14 @@ def _posterior(a: float, b: float, prior: float) -> Any:
 
 
 @lru_cache(maxsize=4096)
-def _flip_matrix(lead: float, remaining: int) -> Any:
-    """F[i, m] = P(the rival ends strictly ahead | m of the remaining draws land on the pair,
-    the leader's share of them is q_i): the leader's hits k ~ Binomial(m, q) fall below (m − lead)/2."""
+def _flip_matrix(lead: float, remaining: int, tie_flips: bool = False) -> Any:
+    """F[i, m] = P(the rival ends ahead | m of the remaining draws land on the pair, the
+    leader's share of them is q_i): the leader's hits k ~ Binomial(m, q) fall below
+    (m − lead)/2, or reach it exactly when a final tie goes to the rival."""
     import numpy as np
     from scipy.special import bdtr
     m = np.arange(remaining + 1)
-    k = np.ceil((m - lead) / 2) - 1
+    k = np.floor((m - lead) / 2) if tie_flips else np.ceil((m - lead) / 2) - 1
     q = _grid()[:, None]
     return np.where(k[None, :] >= 0, bdtr(np.maximum(k, 0)[None, :], m[None, :], q), 0.0)
 
@@ -228,9 +240,8 @@ def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: floa
     (see the module doc). A 1-D quadrature over q, exact up to the grid; its pieces are cached,
     so it is cheap after every sample."""
     import numpy as np
-    w = _posterior(a, b, prior)
-    q = _grid()
-    p_mode = float(w[q > 0.5].sum())
+    w, q = _posterior(a, b, prior), _grid()
+    p_mode = leader_ahead(a, b, prior)
     lead = a - b
     if remaining <= 0 or remaining <= lead:
         return 0.0, p_mode
@@ -238,6 +249,24 @@ def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: floa
     value = 1.0 if pair_share is None else np.abs(1 - 2 * q) ** calibration * pair_share
     gain = float((w * value * np.where(q < 0.5, flip, -flip)).sum())
     return max(gain, 0.0), p_mode
+
+
+def leader_ahead(a: float, b: float, prior: float = 1.0) -> float:
+    """P(q > ½): the posterior probability that the leader's share beats the rival's."""
+    return float(_posterior(a, b, prior)[_grid() > 0.5].sum())
+
+
+@lru_cache(maxsize=262144)
+def change_probability(a: float, b: float, remaining: int, share: float = 1.0, prior: float = 1.0,
+                       tie_flips: bool = False) -> float:
+    """P(after ``remaining`` more draws the rival, not the leader, holds the majority): the
+    flip probability of :func:`voi_gain`, unsigned and unvalued — how likely drawing to the
+    cap is to change the answer. ``tie_flips``: a final tie goes to the rival (seen first)."""
+    lead = a - b
+    if remaining <= 0 or remaining < lead or (remaining == lead and not tie_flips):
+        return 0.0
+    flip = _flip_matrix(lead, remaining, tie_flips) @ _pair_draws(remaining, share)
+    return float((_posterior(a, b, prior) * flip).sum())
 
 
 class AdaptiveParams(StrategyParams):
@@ -361,17 +390,19 @@ class BayesStop(_Adaptive):
 
 class VOIParams(AdaptiveParams):
     epsilon: Annotated[float, Field(gt=0.0, lt=1.0)] | Literal["auto"] = Field(
-        "auto", description="stop when drawing to max_samples would raise the answer's odds by less "
-                            "(auto: 0.01 calibrated, 0.005 mode)")
+        "auto", description="stop when drawing to max_samples would raise the answer's odds (calibrated) "
+                            "or change the majority (sc) with probability below this (auto: 0.01 "
+                            "calibrated, 0.02 sc)")
     calibration: float = Field(0.5, ge=0.0, le=4.0, description="how little a near-tie is worth: "
                                "switching to the true mode gains pair share × |share gap|^calibration")
-    model: Literal["auto", "calibrated", "mode"] = Field(
-        "auto", description="what a flip is worth: calibrated = f·|share gap|^calibration (see the "
-                            "module doc); mode = 1 (aim at SC@max's answer); auto = calibrated when a "
-                            "per-sample signal weights the tally, mode on counts alone")
+    model: Literal["auto", "calibrated", "sc"] = Field(
+        "auto", description="calibrated = value a flip at f·|share gap|^calibration (see the module "
+                            "doc); sc = stop when the rest of the budget would hardly change the "
+                            "majority (aim at SC@max's answer); auto = calibrated when a per-sample "
+                            "signal weights the tally, sc on counts alone")
     rivals: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
-        "auto", description="answers besides the leader whose overtaking is weighed, their gains "
-                            "added (auto: 1 calibrated, 8 mode)")
+        "auto", description="answers besides the leader that could overtake it, weighed and added "
+                            "(auto: 1 calibrated, 8 sc)")
     prior: float = Field(1.0, gt=0.0, le=100.0, description="Beta pseudo-count of leader and runner-up")
     min_samples: int = Field(2, ge=1, le=4096, description="never stop before this many samples")
     batch: int = Field(1, ge=0, le=256, description="samples per round; 0 sizes each round from the posterior")
@@ -436,29 +467,33 @@ class ValueOfInformation(_Adaptive):
 
     def confidence(self, view: View, samples: list[Sample]) -> tuple[bool, float]:
         sig = self._signal(samples)
-        c = class_tally(view, samples, self._weights(samples, sig))
-        if not c:
+        ranked = ranked_classes(view, samples, self._weights(samples, sig))
+        if not ranked:
             return False, 0.0
         pm = self._mass_confidence(view, samples)
         if pm is not None and (pm >= 1.0 or (pm >= self.params.certainty
                                              and len(samples) >= self.params.min_samples)):
             return True, pm  # a certificate needs no minimum: it is exact
         calibrated = self.params.model == "calibrated" or (self.params.model == "auto" and sig != "none")
-        epsilon = (0.01 if calibrated else 0.005) if self.params.epsilon == "auto" else self.params.epsilon
+        epsilon = (0.01 if calibrated else 0.02) if self.params.epsilon == "auto" else self.params.epsilon
         rivals = (1 if calibrated else 8) if self.params.rivals == "auto" else self.params.rivals
-        n, a = len(samples), c[0]
+        n, remaining, (a, first) = len(samples), self.params.max_samples - len(samples), ranked[0]
         # the share of future draws that lands on an answer class, posterior mean
-        per_vote = sum(1 for s in samples if s.answer is not None) / sum(c) / (n + 1)
-        gain, p = 0.0, None
-        for b in c[1:1 + rivals] or [0.0]:
-            # quarter-vote resolution: finer differences do not matter, and equal states share
-            # one cached estimate
-            f = round((a + b) / (n + 1), 2) if calibrated else None
-            g, p_mode = voi_gain(round(a * 4) / 4, round(b * 4) / 4, self.params.max_samples - n,
-                                 round((a + b) * per_vote, 2), self.params.prior, f, self.params.calibration)
-            gain += g  # a union bound over the rivals that could overtake the leader
-            p = p_mode if p is None else p
-        return n >= self.params.min_samples and gain < epsilon, p or 0.0
+        per_vote = sum(1 for s in samples if s.answer is not None) / sum(v for v, _ in ranked) / (n + 1)
+        # quarter-vote resolution: finer differences do not matter, and equal states share one
+        # cached estimate
+        a4, total = round(a * 4) / 4, 0.0
+        for b, seen in ranked[1:1 + rivals] or [(0.0, len(ranked))]:
+            b4, share = round(b * 4) / 4, round((a + b) * per_vote, 2)
+            if calibrated:
+                total += voi_gain(a4, b4, remaining, share, self.params.prior, round((a + b) / (n + 1), 2),
+                                  self.params.calibration)[0]
+            else:  # a final tie goes to the class seen first, as in majority vote
+                total += change_probability(a4, b4, remaining, share, self.params.prior, seen < first)
+        # (a union bound over the rivals that could overtake the leader)
+        runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+        return n >= self.params.min_samples and total < epsilon, leader_ahead(a4, round(runner_up * 4) / 4,
+                                                                             self.params.prior)
 
     def batch_size(self, view: View, samples: list[Sample]) -> int:
         if self.params.batch:
