@@ -483,14 +483,13 @@ class ValueOfInformation(_Adaptive):
         # quarter-vote resolution: finer differences do not matter, and equal states share one
         # cached estimate
         a4, total = round(a * 4) / 4, 0.0
-        for b, seen in ranked[1:1 + rivals] or [(0.0, len(ranked))]:
+        for b, seen in ranked[1:1 + rivals] or [(0.0, len(ranked))]:  # summed: a union bound
             b4, share = round(b * 4) / 4, round((a + b) * per_vote, 2)
             if calibrated:
                 total += voi_gain(a4, b4, remaining, share, self.params.prior, round((a + b) / (n + 1), 2),
                                   self.params.calibration)[0]
             else:  # a final tie goes to the class seen first, as in majority vote
                 total += change_probability(a4, b4, remaining, share, self.params.prior, seen < first)
-        # (a union bound over the rivals that could overtake the leader)
         runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
         return n >= self.params.min_samples and total < epsilon, leader_ahead(a4, round(runner_up * 4) / 4,
                                                                              self.params.prior)
