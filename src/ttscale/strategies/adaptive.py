@@ -245,7 +245,7 @@ def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: floa
     lead = a - b
     if remaining <= 0 or remaining <= lead:
         return 0.0, p_mode
-    flip = _flip_matrix(lead, remaining) @ _pair_draws(remaining, share)
+    flip = _flip_matrix(lead, remaining, False) @ _pair_draws(remaining, share)
     value = 1.0 if pair_share is None else np.abs(1 - 2 * q) ** calibration * pair_share
     gain = float((w * value * np.where(q < 0.5, flip, -flip)).sum())
     return max(gain, 0.0), p_mode
