@@ -221,6 +221,14 @@ def _pair_draws(remaining: int, share: float) -> Any:
     return binom.pmf(np.arange(remaining + 1), remaining, share)
 
 
+def _flip(lead: float, remaining: int, share: float, tie_flips: bool) -> Any:
+    """P(the rival ends ahead | q_i) on the grid, or None when the remaining draws cannot
+    overturn the lead."""
+    if remaining <= 0 or remaining < lead or (remaining == lead and not tie_flips):
+        return None
+    return _flip_matrix(lead, remaining, tie_flips) @ _pair_draws(remaining, share)
+
+
 @lru_cache(maxsize=262144)
 def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: float = 1.0,
              pair_share: float | None = None, calibration: float = 1.0) -> tuple[float, float]:
@@ -233,7 +241,8 @@ def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: floa
     ahead); if q < ½ more draws can only win it. So the gain of drawing on is
     E[(1{q<½} − 1{q>½})·P(flip | q)]: m ~ Binomial(remaining, share) draws land on the pair,
     the leader takes k ~ Binomial(m, q) of them, and the vote flips when m − k > k + a − b
-    (ties keep the leader, as majority vote does). The number landing on the pair is a
+    (a final tie is taken to keep the leader; :func:`change_probability` can give it to
+    the rival). The number landing on the pair is a
     distribution, not its mean: rounding the mean made a rival on a flat problem near the cap
     look unable to catch up (0.8 expected draws → 0) although two or three of nine draws often
     land on it. With ``pair_share`` f each flip is valued f·|1 − 2q|^calibration instead of 1
@@ -242,10 +251,9 @@ def voi_gain(a: float, b: float, remaining: int, share: float = 1.0, prior: floa
     import numpy as np
     w, q = _posterior(a, b, prior), _grid()
     p_mode = leader_ahead(a, b, prior)
-    lead = a - b
-    if remaining <= 0 or remaining <= lead:
+    flip = _flip(a - b, remaining, share, False)
+    if flip is None:
         return 0.0, p_mode
-    flip = _flip_matrix(lead, remaining, False) @ _pair_draws(remaining, share)
     value = 1.0 if pair_share is None else np.abs(1 - 2 * q) ** calibration * pair_share
     gain = float((w * value * np.where(q < 0.5, flip, -flip)).sum())
     return max(gain, 0.0), p_mode
@@ -262,11 +270,8 @@ def change_probability(a: float, b: float, remaining: int, share: float = 1.0, p
     """P(after ``remaining`` more draws the rival, not the leader, holds the majority): the
     flip probability of :func:`voi_gain`, unsigned and unvalued — how likely drawing to the
     cap is to change the answer. ``tie_flips``: a final tie goes to the rival (seen first)."""
-    lead = a - b
-    if remaining <= 0 or remaining < lead or (remaining == lead and not tie_flips):
-        return 0.0
-    flip = _flip_matrix(lead, remaining, tie_flips) @ _pair_draws(remaining, share)
-    return float((_posterior(a, b, prior) * flip).sum())
+    flip = _flip(a - b, remaining, share, tie_flips)
+    return 0.0 if flip is None else float((_posterior(a, b, prior) * flip).sum())
 
 
 class AdaptiveParams(StrategyParams):
